@@ -1,0 +1,119 @@
+"""The CLI contract: exit codes, --json shapes, Chinese messages, help for every command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from reporting.plan.load import load_plan
+
+ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env=ENV)
+
+
+def test_init_then_plan_json(runner: CliRunner, tmp_path: Path):
+    ws = tmp_path / "ws"
+    result = runner.invoke(app, ["init", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert (ws / "plan.xlsx").is_file() and (ws / "inbox").is_dir() and (ws / "outbox").is_dir()
+
+    result = runner.invoke(app, ["plan", "-w", str(ws), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["valid"] is True
+    assert data["plan_version"] == load_plan(ws / "plan.xlsx").plan.version
+    assert set(data["counts"]) == {
+        "units",
+        "phases",
+        "activities",
+        "indicators",
+        "ledgers",
+        "rubric_items",
+    }
+    assert data["counts"]["units"] == 34 and data["counts"]["rubric_items"] == 7
+    assert data["findings"] == []
+
+
+def test_init_refuses_existing_plan(runner: CliRunner, workspace: Path):
+    before = (workspace / "plan.xlsx").read_bytes()
+    result = runner.invoke(app, ["init", str(workspace)])
+    assert result.exit_code == 1
+    assert "--force" in result.stderr
+    assert (workspace / "plan.xlsx").read_bytes() == before
+
+
+def test_plan_with_mistakes_exits_1_and_lists_all(runner: CliRunner, workspace: Path):
+    path = workspace / "plan.xlsx"
+    wb = openpyxl.load_workbook(path)
+    wb["单位"]["E3"] = 0  # headcount
+    wb["阶段"]["C4"] = "不知道"  # a start date
+    wb["考评细则"]["D2"] = 50  # rubric sums to 110
+    wb.save(path)
+
+    result = runner.invoke(app, ["plan", "-w", str(workspace), "--json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    found = {(f["code"], f["sheet"], f["row"], f["column"]) for f in data["findings"]}
+    assert ("bad-headcount", "单位", 3, "职工人数") in found
+    assert ("bad-date", "阶段", 4, "开始日期") in found
+    assert ("rubric-total", "考评细则", None, "分值") in found
+    for f in data["findings"]:
+        assert set(f) == {"code", "severity", "sheet", "row", "column", "message"}
+
+    text = runner.invoke(app, ["plan", "-w", str(workspace)])
+    assert text.exit_code == 1
+    assert "职工人数" in text.stdout and "3 处错误" in text.stdout
+
+
+def test_plan_outside_workspace_is_a_clear_failure(runner: CliRunner, tmp_path: Path):
+    result = runner.invoke(app, ["plan", "-w", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "找不到方案文件" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_usage_error_exits_2(runner: CliRunner):
+    result = runner.invoke(app, ["plan", "--no-such-option"])
+    assert result.exit_code == 2
+    assert "没有选项" in result.output
+
+
+def test_demo_builds_its_own_workspace(runner: CliRunner, tmp_path: Path):
+    target = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", str(target)])
+    assert result.exit_code == 0, result.output
+    assert load_plan(target / "plan.xlsx").valid
+    assert str(target / "plan.xlsx") in result.stdout
+    # Re-running is safe: the demo folder is its own.
+    assert runner.invoke(app, ["demo", str(target)]).exit_code == 0
+
+
+def test_demo_never_touches_a_real_workspace(runner: CliRunner, workspace: Path):
+    plan = workspace / "plan.xlsx"
+    before = plan.read_bytes()
+    result = runner.invoke(app, ["demo", str(workspace)])
+    assert result.exit_code == 1
+    assert "演示已停止" in result.stderr
+    assert plan.read_bytes() == before
+
+
+def test_every_command_has_chinese_help_and_is_in_readme(runner: CliRunner):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    for name, command in app.registered_commands and [
+        (c.name or c.callback.__name__, c) for c in app.registered_commands
+    ]:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0
+        assert command.callback.__doc__
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in command.callback.__doc__)
+        assert f"python cli.py {name}" in readme, f"README does not mention {name}"
