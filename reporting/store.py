@@ -1,0 +1,1106 @@
+"""The store: every SQL statement of the project, behind one :class:`Store`.
+
+The store is a SQLite file in the workspace (``store.sqlite``). It keeps plan versions, the
+units of each plan version, every submission that ever arrived (accepted, rejected or
+superseded) with its findings, values, activity rows and ledger rows, and an audit log saying
+what happened to every file. Other stages never see SQL or ``sqlite3`` objects: they pass the
+frozen input dataclasses below and get frozen dataclasses, plain dicts and lists back.
+
+Usage::
+
+    with Store.open(ws.store_path) as store, store.lock("collect"):
+        info = store.record_submission(record, run_id)
+
+Durability: the connection runs in autocommit mode (``isolation_level=None``) and every write
+goes through :meth:`Store.transaction` (``BEGIN IMMEDIATE`` … ``COMMIT``), with
+``journal_mode=WAL`` and ``synchronous=FULL``, so a crash never leaves half a submission behind.
+Transactions nest: an inner ``transaction()`` is a SAVEPOINT of the outer one.
+
+Migrations
+----------
+The schema is the list :data:`MIGRATIONS` of :class:`Migration` ``(version, description, sql)``.
+:meth:`Store.open` applies, in order, each migration whose version is not yet in
+``schema_migrations``; each one runs in its own transaction together with its
+``schema_migrations`` row, so it is applied completely or not at all, exactly once. To change
+the schema, **append** a migration with the next version number, for example::
+
+    Migration(2, "inspection scores", '''
+        CREATE TABLE inspection_scores (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+            item_code TEXT NOT NULL,
+            points REAL,
+            reason TEXT,
+            PRIMARY KEY (submission_id, item_code)
+        );
+    '''),
+
+Never edit or reorder a migration that has shipped: existing stores have already applied it.
+Versions must be 1, 2, 3, … without gaps. ``sql`` may hold several statements separated by
+``;`` (they are split with :func:`sqlite3.complete_statement`, so triggers are fine). A store
+whose recorded version is higher than the last known migration was written by a newer
+program and is refused with :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from reporting.errors import ReportingError
+from reporting.findings import Finding, Severity
+from reporting.periods import Period
+from reporting.plan.model import Unit
+
+if sys.platform == "win32":  # pragma: no cover - the bureau's office PCs; CI runs on Linux
+    import msvcrt
+else:
+    import fcntl
+
+BUSY_TIMEOUT_MS = 5000
+# SQLite builds before 3.32 allow 999 host parameters per statement; stay well below.
+_CHUNK = 500
+
+Value = float | int | str | date | bool | None
+"""An indicator value as intake reads it. Ints come back from the store as floats."""
+
+
+class StoreError(ReportingError):
+    """The store cannot be used: not a SQLite file, written by a newer program, or busy."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the run lock (another ``collect`` is running)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Migrations
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. Append new ones to :data:`MIGRATIONS`; never edit shipped ones."""
+
+    version: int
+    description: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "plan versions, units, submissions, findings, values, activities, ledgers, audit log",
+        """
+        CREATE TABLE plan_versions (
+            version    TEXT PRIMARY KEY,
+            plan_id    TEXT NOT NULL,
+            name       TEXT NOT NULL,
+            snapshot   TEXT NOT NULL,
+            first_seen TEXT NOT NULL
+        );
+
+        CREATE TABLE units (
+            plan_version TEXT NOT NULL REFERENCES plan_versions(version),
+            code         TEXT NOT NULL,
+            name         TEXT NOT NULL,
+            category     TEXT,
+            region       TEXT,
+            headcount    INTEGER,
+            contact      TEXT,
+            phone        TEXT,
+            PRIMARY KEY (plan_version, code)
+        );
+
+        CREATE TABLE submissions (
+            id            INTEGER PRIMARY KEY,
+            sha256        TEXT NOT NULL UNIQUE,
+            original_name TEXT NOT NULL,
+            original_path TEXT,
+            archive_path  TEXT,
+            size          INTEGER NOT NULL,
+            format        TEXT NOT NULL,
+            kind          TEXT NOT NULL,
+            unit_code     TEXT,
+            period        TEXT,
+            plan_version  TEXT,
+            received_at   TEXT NOT NULL,
+            state         TEXT NOT NULL
+                          CHECK (state IN ('accepted', 'rejected', 'superseded')),
+            late          INTEGER NOT NULL DEFAULT 0 CHECK (late IN (0, 1)),
+            days_late     INTEGER NOT NULL DEFAULT 0,
+            superseded_by INTEGER REFERENCES submissions(id),
+            recorded_at   TEXT NOT NULL,
+            CHECK ((state = 'superseded') = (superseded_by IS NOT NULL))
+        );
+        CREATE INDEX submissions_slot ON submissions (unit_code, period, kind, state);
+        CREATE INDEX submissions_period ON submissions (period, kind, state);
+
+        CREATE TABLE findings (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+            seq           INTEGER NOT NULL,
+            code          TEXT NOT NULL,
+            severity      TEXT NOT NULL,
+            sheet         TEXT,
+            row_no        INTEGER,
+            column_name   TEXT,
+            cell          TEXT,
+            label         TEXT,
+            message       TEXT NOT NULL,
+            PRIMARY KEY (submission_id, seq)
+        );
+
+        CREATE TABLE submission_values (
+            submission_id  INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+            indicator_code TEXT NOT NULL,
+            kind           TEXT NOT NULL CHECK (kind IN ('num', 'text', 'date', 'bool', 'none')),
+            num            REAL,
+            text           TEXT,
+            PRIMARY KEY (submission_id, indicator_code)
+        );
+
+        CREATE TABLE activity_records (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+            activity_code TEXT NOT NULL,
+            status        TEXT,
+            count         INTEGER,
+            done_date     TEXT,
+            participants  INTEGER,
+            form          TEXT,
+            evidence      TEXT,
+            note          TEXT
+        );
+        CREATE INDEX activity_records_submission ON activity_records (submission_id);
+
+        CREATE TABLE ledger_rows (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+            ledger        TEXT NOT NULL,
+            row_no        INTEGER NOT NULL,
+            data          TEXT NOT NULL,
+            PRIMARY KEY (submission_id, ledger, row_no)
+        );
+
+        CREATE TABLE audit_log (
+            id        INTEGER PRIMARY KEY,
+            at        TEXT NOT NULL,
+            run_id    TEXT NOT NULL,
+            action    TEXT NOT NULL,
+            sha256    TEXT,
+            path      TEXT,
+            unit_code TEXT,
+            period    TEXT,
+            detail    TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_run ON audit_log (run_id);
+        CREATE INDEX audit_log_sha ON audit_log (sha256);
+        """,
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain data in and out
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """One indicator value of a submission."""
+
+    indicator_code: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """What a unit reported about one required activity."""
+
+    activity_code: str
+    status: str | None
+    count: int | None
+    done_date: date | None
+    participants: int | None
+    form: str | None
+    evidence: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of a ledger sheet: column name -> str, int, float, bool, date or None."""
+
+    ledger: str
+    row_no: int
+    data: dict[str, object]
+
+
+SubmissionState = Literal["accepted", "rejected"]
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """Everything intake learned about one received file, recorded in one transaction."""
+
+    sha256: str
+    original_name: str
+    original_path: str | None
+    archive_path: str | None
+    size: int
+    format: str
+    kind: str
+    unit_code: str | None
+    period: str | None
+    plan_version: str | None
+    received_at: datetime
+    state: SubmissionState
+    late: bool = False
+    days_late: int = 0
+    findings: tuple[Finding, ...] = ()
+    values: tuple[ValueRow, ...] = ()
+    activities: tuple[ActivityRow, ...] = ()
+    ledger_rows: tuple[LedgerRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    """A stored submission. ``state`` is 'accepted', 'rejected' or 'superseded'."""
+
+    id: int
+    sha256: str
+    original_name: str
+    original_path: str | None
+    archive_path: str | None
+    size: int
+    format: str
+    kind: str
+    unit_code: str | None
+    period: str | None
+    plan_version: str | None
+    received_at: datetime
+    state: str
+    late: bool
+    days_late: int
+    superseded_by: int | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    run_id: str
+    action: str
+    sha256: str | None
+    path: str | None
+    unit_code: str | None
+    period: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    version: int
+    description: str
+    applied_at: datetime
+
+
+_SUB_COLUMNS = (
+    "id, sha256, original_name, original_path, archive_path, size, format, kind, unit_code, "
+    "period, plan_version, received_at, state, late, days_late, superseded_by, recorded_at"
+)
+_SUB_FIELDS = tuple(name.strip() for name in _SUB_COLUMNS.split(","))
+_AUDIT_COLUMNS = "id, at, run_id, action, sha256, path, unit_code, period, detail"
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class Store:
+    """One open store file. Create with :meth:`open`; use as a context manager or ``close()``."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._depth = 0  # transaction nesting depth
+
+    # ---- opening and closing
+
+    @classmethod
+    def open(cls, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+        """Open (creating if missing) the store at ``path`` and bring its schema up to date."""
+        path = Path(path)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise StoreError(f"无法打开数据库 {path}：{exc}") from exc
+        store = cls(path, conn)
+        try:
+            store._configure()
+            store._migrate(migrations)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"无法使用数据库 {path}（文件可能已损坏或不是本工具的数据库）：{exc}"
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _configure(self) -> None:
+        c = self._conn
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA foreign_keys=ON")
+        c.execute("PRAGMA synchronous=FULL")
+        c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    # ---- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises. Nestable."""
+        conn = self._conn
+        if self._depth == 0:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(
+                    f"数据库 {self.path} 正被另一个程序写入，等待 {BUSY_TIMEOUT_MS // 1000} 秒"
+                    f"后仍未释放，请稍后再试：{exc}"
+                ) from exc
+            savepoint = None
+        else:
+            savepoint = f"sp{self._depth}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if savepoint is None:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            elif conn.in_transaction:
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+            raise
+        self._depth -= 1
+        if savepoint is None:
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        else:
+            conn.execute(f"RELEASE {savepoint}")
+
+    # ---- migrations
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        for i, m in enumerate(migrations, start=1):
+            if m.version != i:
+                raise ValueError(f"migration versions must be 1, 2, 3, …; got {m.version} at {i}")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        newest = self._schema_version()
+        if newest > len(migrations):
+            raise StoreError(
+                f"数据库 {self.path} 由更新版本的程序创建（结构版本 {newest}，"
+                f"本程序只认识到 {len(migrations)}），请升级本程序后再用"
+            )
+        for m in migrations:
+            if m.version <= newest:
+                continue
+            with self.transaction():
+                # Re-check inside the write lock: another process may have just applied it.
+                if self._conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?", (m.version,)
+                ).fetchone():
+                    continue
+                for statement in _statements(m.sql):
+                    self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at)"
+                    " VALUES (?, ?, ?)",
+                    (m.version, m.description, _now_text()),
+                )
+
+    def _schema_version(self) -> int:
+        row = self._conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def applied_migrations(self) -> list[AppliedMigration]:
+        rows = self._conn.execute(
+            "SELECT version, description, applied_at FROM schema_migrations ORDER BY version"
+        ).fetchall()
+        return [AppliedMigration(v, d, datetime.fromisoformat(a)) for v, d, a in rows]
+
+    # ---- run lock
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def lock(self, command: str = "collect") -> Iterator[Path]:
+        """Hold the exclusive run lock (``<store>.lock``) or raise :class:`StoreLocked` at once.
+
+        The lock belongs to an open file description and is released when the block ends or
+        the process dies, so a crashed run never leaves a stale lock behind. The lock file
+        itself stays (removing it would race with a process about to lock it).
+        """
+        path = self.lock_path
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"无法创建锁文件 {path}：{exc.strerror or exc}") from exc
+        try:
+            if not _try_lock(fd):
+                holder = _read_pid(fd)
+                who = f"进程 {holder}，" if holder else ""
+                raise StoreLocked(
+                    f"另一个 {command} 正在运行（{who}锁文件 {path}），请等它结束后再试"
+                )
+            try:
+                _write_pid(fd)
+                yield path
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+
+    # ---- checks
+
+    def integrity_check(self) -> list[str]:
+        """Problems found by SQLite's integrity and foreign-key checks; empty when all is well."""
+        problems = [
+            str(row[0])
+            for row in self._conn.execute("PRAGMA integrity_check").fetchall()
+            if row[0] != "ok"
+        ]
+        for table, rowid, parent, _fk in self._conn.execute("PRAGMA foreign_key_check"):
+            problems.append(f"表 {table} 第 {rowid} 行引用的 {parent} 记录不存在")
+        return problems
+
+    # ---- plan versions and units
+
+    def save_plan_version(self, version: str, plan_id: str, name: str, snapshot: str) -> bool:
+        """Record a plan version once; return True if it was new. ``snapshot`` is opaque JSON."""
+        with self.transaction():
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO plan_versions (version, plan_id, name, snapshot, first_seen)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (version, plan_id, name, snapshot, _now_text()),
+            )
+            return cur.rowcount == 1
+
+    def plan_snapshot(self, version: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT snapshot FROM plan_versions WHERE version = ?", (version,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_units(self, plan_version: str, units: Iterable[Unit]) -> None:
+        """Record the units of a plan version (saved first with :meth:`save_plan_version`)."""
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT INTO units"
+                " (plan_version, code, name, category, region, headcount, contact, phone)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (plan_version, code) DO UPDATE SET name = excluded.name,"
+                " category = excluded.category, region = excluded.region,"
+                " headcount = excluded.headcount, contact = excluded.contact,"
+                " phone = excluded.phone",
+                [
+                    (
+                        plan_version,
+                        u.code,
+                        u.name,
+                        u.category,
+                        u.region,
+                        u.headcount,
+                        u.contact,
+                        u.phone,
+                    )
+                    for u in units
+                ],
+            )
+
+    def units(self, plan_version: str) -> list[Unit]:
+        rows = self._conn.execute(
+            "SELECT code, name, category, region, headcount, contact, phone FROM units"
+            " WHERE plan_version = ? ORDER BY rowid",
+            (plan_version,),
+        ).fetchall()
+        return [Unit(*row) for row in rows]
+
+    # ---- submissions: writing
+
+    def has_submission(self, sha256: str) -> bool:
+        return (
+            self._conn.execute("SELECT 1 FROM submissions WHERE sha256 = ?", (sha256,)).fetchone()
+            is not None
+        )
+
+    def submission_by_sha(self, sha256: str) -> SubmissionInfo | None:
+        row = self._conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM submissions WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        return None if row is None else _info(row)
+
+    def submission(self, submission_id: int) -> SubmissionInfo | None:
+        row = self._conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM submissions WHERE id = ?", (submission_id,)
+        ).fetchone()
+        return None if row is None else _info(row)
+
+    def record_submission(self, rec: SubmissionRecord, run_id: str) -> SubmissionInfo:
+        """Record a received file with everything read from it, in one transaction.
+
+        A file whose sha256 is already stored is left alone and its stored info returned, so
+        re-running intake is a no-op. An accepted file then takes part in the supersede rule:
+        of the accepted submissions of one (unit, period, kind), the latest ``received_at``
+        (ties: highest id) stays accepted, the others become 'superseded'.
+        """
+        if rec.state not in ("accepted", "rejected"):
+            raise ValueError(f"a new submission is 'accepted' or 'rejected', not {rec.state!r}")
+        with self.transaction():
+            existing = self.submission_by_sha(rec.sha256)
+            if existing is not None:
+                return existing
+            sub_id = self._insert_submission(rec)
+            self._insert_details(sub_id, rec)
+            errors = sum(1 for f in rec.findings if f.severity is Severity.ERROR)
+            warnings = len(rec.findings) - errors
+            self._audit(
+                rec.state,
+                run_id,
+                sha256=rec.sha256,
+                path=rec.original_path,
+                unit_code=rec.unit_code,
+                period=_canonical_period(rec.period),
+                detail=f"{rec.original_name}：错误 {errors} 个，警告 {warnings} 个",
+            )
+            if rec.state == "accepted":
+                self._supersede(rec.unit_code, _canonical_period(rec.period), rec.kind, run_id)
+            info = self.submission(sub_id)
+            assert info is not None
+            return info
+
+    def _insert_submission(self, rec: SubmissionRecord) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO submissions (sha256, original_name, original_path, archive_path, size,"
+            " format, kind, unit_code, period, plan_version, received_at, state, late, days_late,"
+            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rec.sha256,
+                rec.original_name,
+                _opt_text(rec.original_path),
+                _opt_text(rec.archive_path),
+                rec.size,
+                rec.format,
+                rec.kind,
+                rec.unit_code,
+                _canonical_period(rec.period),
+                rec.plan_version,
+                rec.received_at.isoformat(),
+                rec.state,
+                int(bool(rec.late)),
+                rec.days_late,
+                _now_text(),
+            ),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def _insert_details(self, sub_id: int, rec: SubmissionRecord) -> None:
+        c = self._conn
+        c.executemany(
+            "INSERT INTO findings (submission_id, seq, code, severity, sheet, row_no,"
+            " column_name, cell, label, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sub_id,
+                    seq,
+                    f.code,
+                    str(f.severity),
+                    f.sheet,
+                    f.row,
+                    f.column,
+                    f.cell,
+                    f.label,
+                    f.message,
+                )
+                for seq, f in enumerate(rec.findings, start=1)
+            ],
+        )
+        c.executemany(
+            "INSERT INTO submission_values (submission_id, indicator_code, kind, num, text)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(sub_id, v.indicator_code, *_encode_value(v.value)) for v in rec.values],
+        )
+        c.executemany(
+            "INSERT INTO activity_records (submission_id, activity_code, status, count,"
+            " done_date, participants, form, evidence, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sub_id,
+                    a.activity_code,
+                    a.status,
+                    a.count,
+                    _opt_date(a.done_date),
+                    a.participants,
+                    a.form,
+                    a.evidence,
+                    a.note,
+                )
+                for a in rec.activities
+            ],
+        )
+        c.executemany(
+            "INSERT INTO ledger_rows (submission_id, ledger, row_no, data) VALUES (?, ?, ?, ?)",
+            [(sub_id, r.ledger, r.row_no, _encode_ledger(r.data)) for r in rec.ledger_rows],
+        )
+
+    def _supersede(self, unit_code: str | None, period: str | None, kind: str, run_id: str) -> None:
+        if unit_code is None or period is None:
+            return  # an unidentified file has no slot to compete for
+        rows = self._conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM submissions"
+            " WHERE unit_code = ? AND period = ? AND kind = ? AND state = 'accepted'",
+            (unit_code, period, kind),
+        ).fetchall()
+        infos = [_info(r) for r in rows]
+        if len(infos) < 2:
+            return
+        winner = max(infos, key=lambda s: (_instant(s.received_at), s.id))
+        for loser in infos:
+            if loser.id == winner.id:
+                continue
+            self._conn.execute(
+                "UPDATE submissions SET state = 'superseded', superseded_by = ? WHERE id = ?",
+                (winner.id, loser.id),
+            )
+            self._audit(
+                "superseded",
+                run_id,
+                sha256=loser.sha256,
+                path=loser.original_path,
+                unit_code=unit_code,
+                period=period,
+                detail=(
+                    f"{loser.original_name} 被较新的报送 {winner.original_name}"
+                    f"（收到于 {winner.received_at:%Y-%m-%d %H:%M}）取代"
+                ),
+            )
+
+    # ---- audit log
+
+    def audit(
+        self,
+        action: str,
+        run_id: str,
+        *,
+        sha256: str | None = None,
+        path: str | None = None,
+        unit_code: str | None = None,
+        period: str | None = None,
+        detail: str = "",
+    ) -> None:
+        """Append one entry to the audit log in its own short transaction."""
+        with self.transaction():
+            self._audit(
+                action,
+                run_id,
+                sha256=sha256,
+                path=path,
+                unit_code=unit_code,
+                period=period,
+                detail=detail,
+            )
+
+    def _audit(
+        self,
+        action: str,
+        run_id: str,
+        *,
+        sha256: str | None,
+        path: str | None,
+        unit_code: str | None,
+        period: str | None,
+        detail: str,
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO audit_log (at, run_id, action, sha256, path, unit_code, period, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _now_text(),
+                run_id,
+                action,
+                sha256,
+                _opt_text(path),
+                unit_code,
+                None if period is None else str(period),
+                detail,
+            ),
+        )
+
+    def audit_entries(self, run_id: str | None = None) -> list[AuditEntry]:
+        """Audit entries in the order they were written, optionally of one run only."""
+        if run_id is None:
+            rows = self._conn.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit_log ORDER BY id"
+            ).fetchall()
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        return [
+            AuditEntry(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+            for r in rows
+        ]
+
+    # ---- submissions: reading
+
+    def submissions(
+        self,
+        period: str | Period | None = None,
+        kind: str | None = None,
+        states: Iterable[str] | None = None,
+        *,
+        unit_code: str | None = None,
+    ) -> list[SubmissionInfo]:
+        """Submissions matching every filter given, oldest recorded first."""
+        where: list[str] = []
+        params: list[object] = []
+        if period is not None:
+            where.append("period = ?")
+            params.append(str(period))
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if unit_code is not None:
+            where.append("unit_code = ?")
+            params.append(unit_code)
+        if states is not None:
+            wanted = list(dict.fromkeys(states))
+            if not wanted:
+                return []
+            where.append(f"state IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        sql = f"SELECT {_SUB_COLUMNS} FROM submissions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_info(r) for r in self._conn.execute(sql + " ORDER BY id", params)]
+
+    def current_submission(
+        self, unit_code: str, period: str | Period, kind: str = "unit"
+    ) -> SubmissionInfo | None:
+        """The accepted submission of a unit for a period, if any."""
+        row = self._conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM submissions"
+            " WHERE unit_code = ? AND period = ? AND kind = ? AND state = 'accepted'"
+            " ORDER BY received_at DESC, id DESC LIMIT 1",
+            (unit_code, str(period), kind),
+        ).fetchone()
+        return None if row is None else _info(row)
+
+    def latest_accepted_before(
+        self, unit_code: str, period: str | Period, kind: str = "unit"
+    ) -> SubmissionInfo | None:
+        """The accepted submission of the latest period before ``period`` (to pre-fill forms)."""
+        row = self._conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM submissions"
+            " WHERE unit_code = ? AND period < ? AND kind = ? AND state = 'accepted'"
+            " ORDER BY period DESC, received_at DESC, id DESC LIMIT 1",
+            (unit_code, str(period), kind),
+        ).fetchone()
+        return None if row is None else _info(row)
+
+    def findings_for(self, submission_id: int) -> list[Finding]:
+        return self.findings_for_many([submission_id])[submission_id]
+
+    def findings_for_many(self, submission_ids: Iterable[int]) -> dict[int, list[Finding]]:
+        """Findings per submission id, in the order intake reported them."""
+        ids = _unique(submission_ids)
+        out: dict[int, list[Finding]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            rows = self._conn.execute(
+                "SELECT submission_id, code, severity, message, sheet, row_no, column_name, cell,"
+                f" label FROM findings WHERE submission_id IN ({_marks(chunk)})"
+                " ORDER BY submission_id, seq",
+                chunk,
+            )
+            for sid, code, severity, message, sheet, row, column, cell, label in rows:
+                out[sid].append(
+                    Finding(code, Severity(severity), message, sheet, row, column, cell, label)
+                )
+        return out
+
+    def values_for(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Value]]:
+        """Indicator values per submission id (every id asked for is a key)."""
+        ids = _unique(submission_ids)
+        out: dict[int, dict[str, Value]] = {i: {} for i in ids}
+        for chunk in _chunks(ids):
+            rows = self._conn.execute(
+                "SELECT submission_id, indicator_code, kind, num, text FROM submission_values"
+                f" WHERE submission_id IN ({_marks(chunk)}) ORDER BY submission_id, rowid",
+                chunk,
+            )
+            for sid, code, kind, num, text in rows:
+                out[sid][code] = _decode_value(kind, num, text)
+        return out
+
+    def activities_for(self, submission_ids: Iterable[int]) -> dict[int, list[ActivityRow]]:
+        """Activity rows per submission id, in form order (every id asked for is a key)."""
+        ids = _unique(submission_ids)
+        out: dict[int, list[ActivityRow]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            rows = self._conn.execute(
+                "SELECT submission_id, activity_code, status, count, done_date, participants,"
+                " form, evidence, note FROM activity_records"
+                f" WHERE submission_id IN ({_marks(chunk)}) ORDER BY submission_id, rowid",
+                chunk,
+            )
+            for sid, code, status, count, done, participants, form, evidence, note in rows:
+                out[sid].append(
+                    ActivityRow(
+                        code,
+                        status,
+                        count,
+                        None if done is None else date.fromisoformat(done),
+                        participants,
+                        form,
+                        evidence,
+                        note,
+                    )
+                )
+        return out
+
+    def ledger_rows_for(self, submission_ids: Iterable[int]) -> dict[int, list[LedgerRow]]:
+        """Ledger rows per submission id, in form order (every id asked for is a key)."""
+        ids = _unique(submission_ids)
+        out: dict[int, list[LedgerRow]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            rows = self._conn.execute(
+                "SELECT submission_id, ledger, row_no, data FROM ledger_rows"
+                f" WHERE submission_id IN ({_marks(chunk)}) ORDER BY submission_id, rowid",
+                chunk,
+            )
+            for sid, ledger, row_no, data in rows:
+                out[sid].append(LedgerRow(ledger, row_no, _decode_ledger(data)))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _now_text() -> str:
+    """Local wall-clock time with its UTC offset; tests may monkeypatch this."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _instant(moment: datetime) -> float:
+    """Sort key for ``received_at``: naive times are local, aware ones carry their offset."""
+    return moment.timestamp()
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """Split a migration script into complete statements."""
+    buf = ""
+    for piece in sql.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \t\r\n;"):
+                yield buf.strip()
+            buf = ""
+    if buf.strip(" \t\r\n;"):
+        raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:60]!r}")
+
+
+def _canonical_period(period: str | Period | None) -> str | None:
+    """``2014-5`` and ``2014年5月`` become ``2014-05`` so periods sort as text."""
+    if period is None:
+        return None
+    if isinstance(period, Period):
+        return str(period)
+    try:
+        return str(Period.parse(period))
+    except ReportingError as exc:
+        raise ValueError(f"not a period: {period!r}") from exc
+
+
+def _opt_text(value: object) -> str | None:
+    """Paths may arrive as ``Path``; store them as text."""
+    if value is None:
+        return None
+    return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+
+
+def _as_date(value: datetime) -> date:
+    """openpyxl reads date cells as midnight datetimes; anything with a time is a caller bug."""
+    if value.time() != datetime.min.time() or value.tzinfo is not None:
+        raise TypeError(f"expected a date, got a datetime with a time of day: {value!r}")
+    return value.date()
+
+
+def _opt_date(value: date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = _as_date(value)
+    return value.isoformat()
+
+
+def _encode_value(value: Value) -> tuple[str, float | None, str | None]:
+    """An indicator value as (kind, num, text) columns."""
+    if value is None:
+        return ("none", None, None)
+    if isinstance(value, bool):
+        return ("bool", float(value), None)
+    if isinstance(value, int | float):
+        num = float(value)
+        if not math.isfinite(num):
+            raise ValueError(f"cannot store a non-finite number: {value!r}")
+        return ("num", num, None)
+    if isinstance(value, datetime):
+        value = _as_date(value)
+    if isinstance(value, date):
+        return ("date", None, value.isoformat())
+    if isinstance(value, str):
+        return ("text", None, value)
+    raise TypeError(f"unsupported indicator value {value!r} ({type(value).__name__})")
+
+
+def _decode_value(kind: str, num: float | None, text: str | None) -> Value:
+    if kind == "num":
+        return None if num is None else float(num)
+    if kind == "bool":
+        return bool(num)
+    if kind == "date":
+        return None if text is None else date.fromisoformat(text)
+    if kind == "text":
+        return text
+    return None
+
+
+_DATE_TAG = "$date"
+
+
+def _encode_ledger(data: dict[str, object]) -> str:
+    """JSON object in column order; dates are ``{"$date": "2014-05-03"}`` so text stays text."""
+    plain: dict[str, object] = {}
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            value = _as_date(value)
+        if isinstance(value, date):
+            plain[key] = {_DATE_TAG: value.isoformat()}
+        elif value is None or isinstance(value, str | int | float | bool):
+            plain[key] = value
+        else:
+            raise TypeError(f"unsupported ledger value {value!r} in column {key!r}")
+    return json.dumps(plain, ensure_ascii=False, allow_nan=False)
+
+
+def _decode_ledger(text: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in json.loads(text).items():
+        if isinstance(value, dict) and set(value) == {_DATE_TAG}:
+            out[key] = date.fromisoformat(value[_DATE_TAG])
+        else:
+            out[key] = value
+    return out
+
+
+def _info(row: tuple[Any, ...]) -> SubmissionInfo:
+    """A ``submissions`` row selected with :data:`_SUB_COLUMNS`, typed."""
+    values = dict(zip(_SUB_FIELDS, row, strict=True))
+    values["received_at"] = datetime.fromisoformat(values["received_at"])
+    values["recorded_at"] = datetime.fromisoformat(values["recorded_at"])
+    values["late"] = bool(values["late"])
+    return SubmissionInfo(**values)
+
+
+def _unique(ids: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    """Slices of ``ids`` small enough for one ``IN (…)`` list."""
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _marks(chunk: Sequence[int]) -> str:
+    return ", ".join("?" * len(chunk))
+
+
+# ---------------------------------------------------------------------------------------------
+# Inter-process lock primitives
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive lock on ``fd`` without waiting; False if someone else holds it."""
+    try:
+        if sys.platform == "win32":  # pragma: no cover
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":  # pragma: no cover
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _write_pid(fd: int) -> None:
+    """Leave our pid in the lock file for the message another run shows; best effort."""
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
+
+
+def _read_pid(fd: int) -> int | None:
+    """The pid the lock holder wrote into the lock file, if readable."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 32).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
