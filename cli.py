@@ -255,6 +255,53 @@ def _render_plan(result: Any) -> None:
         out.print(f"[red]方案有 {n} 处错误，请按上表逐项修改后重新运行 plan。[/red]")
 
 
+# --------------------------------------------------------------------------- forms
+
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="报送期，如 2014-05")]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar; yields the callback the library calls as work completes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        f"[bold]{label}[/bold]",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.command()
+def forms(
+    period: PeriodOpt,
+    unit: Annotated[
+        list[str] | None, typer.Option("--unit", "-u", help="只生成这些单位（单位编码，可重复）")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """生成本期各单位的 Excel 报送表单（含填报说明、校验、自查和隐藏的识别信息）及打包文件。"""
+    from reporting.forms.service import make_forms
+
+    with _errors(), _progress("生成表单") as progress:
+        result = make_forms(workspace, period, unit_codes=unit, progress=progress)
+    prefilled = sum(1 for f in result.files if f.prefilled)
+    out.print(f"[green]已生成 {len(result.files)} 份表单[/green]（方案版本 {result.plan_version}）")
+    out.print(f"  表单文件夹：{result.folder}")
+    out.print(f"  打包文件：{result.archive}")
+    if prefilled:
+        out.print(f"  其中 {prefilled} 份已预填上期已采用的完成情况和未完成整改事项")
+
+
 # --------------------------------------------------------------------------- demo
 
 
@@ -264,11 +311,11 @@ def demo(
         Path, typer.Argument(help="演示工作区文件夹（不会触碰真实工作区）")
     ] = Path("demo"),
 ) -> None:
-    """用内置示例完整演示一遍：建立演示工作区并检查方案。"""
+    """用内置示例完整演示一遍：建立演示工作区、检查方案、生成本月表单。"""
     from reporting.demo import run_demo
 
-    with _errors():
-        result = run_demo(directory)
+    with _errors(), _progress("演示") as progress:
+        result = run_demo(directory, progress=progress)
     _render_plan(result.plan)
     out.print()
     out.print("[bold]演示输出：[/bold]")

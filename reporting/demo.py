@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reporting.errors import WorkspaceError
+from reporting.forms.generate import Progress
 from reporting.plan.load import PlanResult, load_plan
 from reporting.workspace import Workspace, init_workspace
 
@@ -38,8 +39,19 @@ def prepare_demo_dir(root: Path) -> Workspace:
     return init_workspace(root, force=True).workspace
 
 
-def run_demo(root: Path) -> DemoResult:
+DEMO_PERIOD = "2014-05"
+
+
+def run_demo(root: Path, progress: Progress | None = None) -> DemoResult:
+    """Run the month of ``DEMO_PERIOD`` end to end in a fresh demo workspace."""
+    from reporting.forms.service import make_forms
+
     ws = prepare_demo_dir(root)
     result = DemoResult(ws, load_plan(ws.plan_path))
     result.outputs.append(("方案", ws.plan_path))
+    if not result.plan.valid:
+        return result
+    forms = make_forms(ws.root, DEMO_PERIOD, progress=progress)
+    result.outputs.append((f"{DEMO_PERIOD} 报送表单（{len(forms.files)} 份）", forms.folder))
+    result.outputs.append(("表单打包", forms.archive))
     return result

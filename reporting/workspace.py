@@ -9,6 +9,7 @@ from reporting.errors import WorkspaceError
 
 PLAN_FILE = "plan.xlsx"
 STORE_FILE = "store.sqlite"
+KEY_FILE = ".form-key"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,30 @@ class Workspace:
     @property
     def store_path(self) -> Path:
         return self.root / STORE_FILE
+
+    @property
+    def forms_dir(self) -> Path:
+        return self.outbox / "forms"
+
+    def form_key(self) -> bytes:
+        """The workspace's secret for signing form metadata, created on first use.
+
+        A unit that unhides the metadata sheet and edits it cannot produce a valid signature.
+        Losing this file only means older forms can no longer be verified (a warning).
+        """
+        import secrets
+
+        from reporting.fsutil import atomic_write_text
+
+        path = self.root / KEY_FILE
+        if path.is_file():
+            text = path.read_text("ascii").strip()
+            if len(text) == 64:
+                return bytes.fromhex(text)
+        if not path.exists():
+            atomic_write_text(path, secrets.token_hex(32) + "\n")
+            return bytes.fromhex(path.read_text("ascii").strip())
+        raise WorkspaceError(f"{path} 已损坏，无法校验表单签名；如确认无用可删除后重新生成表单")
 
     def require(self) -> None:
         if not self.plan_path.is_file():

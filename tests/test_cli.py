@@ -94,6 +94,9 @@ def test_demo_builds_its_own_workspace(runner: CliRunner, tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert load_plan(target / "plan.xlsx").valid
     assert str(target / "plan.xlsx") in result.stdout
+    forms = sorted((target / "outbox" / "forms" / "2014-05").glob("*.xlsx"))
+    assert len(forms) == 34
+    assert (target / "outbox" / "forms" / "全部表单_2014-05.zip").is_file()
     # Re-running is safe: the demo folder is its own.
     assert runner.invoke(app, ["demo", str(target)]).exit_code == 0
 
@@ -117,3 +120,28 @@ def test_every_command_has_chinese_help_and_is_in_readme(runner: CliRunner):
         assert command.callback.__doc__
         assert any("\u4e00" <= ch <= "\u9fff" for ch in command.callback.__doc__)
         assert f"python cli.py {name}" in readme, f"README does not mention {name}"
+
+
+def test_forms_command_writes_forms_and_records_plan_version(runner: CliRunner, workspace: Path):
+    from reporting.store import Store
+
+    result = runner.invoke(
+        app, ["forms", "-w", str(workspace), "--period", "2014-06", "-u", "SX03", "-u", "ZS02"]
+    )
+    assert result.exit_code == 0, result.output
+    folder = workspace / "outbox" / "forms" / "2014-06"
+    assert sorted(p.name for p in folder.glob("*.xlsx")) == [
+        "SX03_温州市卫生计生委_2014-06.xlsx",
+        "ZS02_浙江省医学科学院_2014-06.xlsx",
+    ]
+    version = load_plan(workspace / "plan.xlsx").plan.version
+    with Store.open(workspace / "store.sqlite") as store:
+        assert store.plan_snapshot(version) is not None
+        assert {u.code for u in store.units(version)} >= {"SX03", "ZS02"}
+
+
+def test_forms_usage_errors(runner: CliRunner, workspace: Path):
+    bad_period = runner.invoke(app, ["forms", "-w", str(workspace), "--period", "2014-13"])
+    assert bad_period.exit_code == 2 and "格式不对" in bad_period.stderr
+    bad_unit = runner.invoke(app, ["forms", "-w", str(workspace), "-p", "2014-05", "-u", "NOPE"])
+    assert bad_unit.exit_code == 2 and "NOPE" in bad_unit.stderr

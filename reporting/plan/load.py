@@ -43,6 +43,7 @@ class PlanResult:
 
     plan: Plan
     findings: tuple[Finding, ...]
+    sheets: dict[str, list[list[Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -78,13 +79,18 @@ def load_plan(path: Path) -> PlanResult:
 
 def require_plan(path: Path) -> Plan:
     """The valid plan at ``path``, or :class:`PlanError` listing every error."""
+    return require_plan_result(path).plan
+
+
+def require_plan_result(path: Path) -> PlanResult:
+    """Like :func:`require_plan`, keeping the rows (for a snapshot of this plan version)."""
     result = load_plan(path)
     if not result.valid:
         errors = [f for f in result.findings if f.is_error]
         raise PlanError(
             f"方案 {path.name} 有 {len(errors)} 处错误，请先修改（运行 plan 查看）", errors
         )
-    return result.plan
+    return result
 
 
 def parse_plan(sheets: dict[str, list[list[Any]]]) -> PlanResult:
@@ -99,7 +105,7 @@ def parse_plan(sheets: dict[str, list[list[Any]]]) -> PlanResult:
     ledgers = ctx.ledgers()
     rubric = ctx.rubric(indicators, ledgers, activities)
     plan = Plan(settings, phases, units, activities, indicators, ledgers, rubric)
-    return PlanResult(plan, tuple(ctx.findings))
+    return PlanResult(plan, tuple(ctx.findings), sheets)
 
 
 def _empty_plan() -> Plan:

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from reporting.periods import Period, months_between
 from reporting.rules import Comparison, RubricRule
@@ -190,7 +191,7 @@ class Plan:
     rubric: tuple[RubricItem, ...]
 
     # ---- identity
-    @property
+    @cached_property
     def version(self) -> str:
         """Content hash of the plan: the same plan re-saved by Excel keeps its version."""
         return _digest(self)[:16]

@@ -1,0 +1,394 @@
+"""The form layout: where every sheet, row and input cell of a unit form is.
+
+This is the contract between the form writer and intake. The writer renders a
+:class:`FormLayout`; intake rebuilds the same layout from the plan version, unit and period named
+in the form's metadata and reads the returned file cell by cell against it. The *locked* cells
+(headers, codes, names) are fingerprinted so a moved row or an inserted column is detected.
+
+Data sheets hold data only — no formulas — so every reader (calamine included) sees exactly what
+the unit typed. Live checks live in conditional formats and on the instructions sheet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from reporting.periods import Period
+from reporting.plan.model import Activity, Indicator, Ledger, LedgerColumn, Plan, Unit, ValueType
+
+LAYOUT_VERSION = "1"
+FORM_KIND_UNIT = "unit"
+
+INSTRUCTIONS = "填报说明"
+ACTIVITIES = "规定动作"
+INDICATORS = "月报数据"
+META = "_meta"
+
+TITLE_ROW = 1  # 1-based Excel rows
+HEADER_ROW = 2
+FIRST_ROW = 3
+LEDGER_MIN_ROWS = 200
+LEDGER_SPARE_ROWS = 50
+
+STATUS_DONE = "已完成"
+STATUS_OPTIONS = ("已完成", "进行中", "未开展")
+FORM_OPTIONS = ("集中学习", "会议", "报告会", "座谈会", "竞赛评比", "实践活动", "网络宣传", "其他")
+TEXT_LIMIT = 500  # default length limit of free-text inputs
+NOTE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str
+    header: str
+    locked: bool
+    width: float
+
+
+ACTIVITY_COLUMNS: tuple[Col, ...] = (
+    Col("code", "编号", True, 6),
+    Col("name", "规定动作", True, 26),
+    Col("phase", "所属阶段", True, 10),
+    Col("deadline", "完成时限", True, 11),
+    Col("min_count", "最少次数", True, 6),
+    Col("evidence_required", "佐证材料要求", True, 20),
+    Col("status", "完成情况", False, 10),
+    Col("count", "完成次数", False, 8),
+    Col("done_date", "完成日期", False, 11),
+    Col("participants", "参加人数", False, 8),
+    Col("form", "开展形式", False, 10),
+    Col("evidence", "佐证材料说明", False, 24),
+    Col("note", "备注", False, 18),
+)
+
+INDICATOR_COLUMNS: tuple[Col, ...] = (
+    Col("code", "编号", True, 6),
+    Col("name", "指标名称", True, 24),
+    Col("measure", "计量单位", True, 8),
+    Col("required", "是否必填", True, 8),
+    Col("hint", "填报要求", True, 30),
+    Col("value", "本期数值", False, 16),
+    Col("note", "备注", False, 24),
+)
+
+
+def ledger_header(column: LedgerColumn) -> str:
+    """Header of a ledger column; required columns are marked with ``*``."""
+    return column.name + ("*" if column.required else "")
+
+
+# Label cells on the instructions sheet, read back when the metadata sheet is gone.
+INFO_LABELS = ("填报单位", "单位编码", "单位类别", "所属地区", "职工人数", "报送期", "报送截止")
+INFO_FIRST_ROW = 4
+
+
+def col_letter(index: int) -> str:
+    """1-based column index → Excel letters (1 → A, 27 → AA)."""
+    letters = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def a1(row: int, col: int) -> str:
+    return f"{col_letter(col)}{row}"
+
+
+def col_of(columns: tuple[Col, ...], key: str) -> int:
+    """1-based column index of ``key``."""
+    return next(i for i, c in enumerate(columns, start=1) if c.key == key)
+
+
+@dataclass(frozen=True)
+class ActivitySlot:
+    activity: Activity
+    row: int
+
+
+@dataclass(frozen=True)
+class IndicatorSlot:
+    indicator: Indicator
+    row: int
+
+    @property
+    def cell(self) -> str:
+        return a1(self.row, col_of(INDICATOR_COLUMNS, "value"))
+
+
+@dataclass(frozen=True)
+class LedgerSlot:
+    ledger: Ledger
+    first_row: int
+    n_rows: int
+
+    @property
+    def sheet(self) -> str:
+        return self.ledger.name
+
+    def column(self, i: int) -> int:
+        """1-based sheet column of the ledger's ``i``-th (0-based) column."""
+        return i + 1
+
+    @property
+    def last_row(self) -> int:
+        return self.first_row + self.n_rows - 1
+
+
+@dataclass(frozen=True)
+class FormLayout:
+    plan: Plan
+    unit: Unit
+    period: Period
+    activities: tuple[ActivitySlot, ...]
+    indicators: tuple[IndicatorSlot, ...]
+    ledgers: tuple[LedgerSlot, ...]
+    kind: str = FORM_KIND_UNIT
+
+    # ---- sheets
+    @property
+    def sheet_names(self) -> tuple[str, ...]:
+        """Visible sheets in order (the metadata sheet is not listed)."""
+        return (INSTRUCTIONS, ACTIVITIES, INDICATORS, *(s.sheet for s in self.ledgers))
+
+    @property
+    def deadline(self) -> date:
+        return self.plan.deadline(self.period)
+
+    @property
+    def date_window(self) -> tuple[date, date]:
+        """Dates a unit may enter: from the campaign's start to the return deadline."""
+        start = min(
+            (p.start for p in self.plan.phases), default=date(self.plan.settings.year, 1, 1)
+        )
+        return start, max(self.deadline, start)
+
+    @property
+    def year_window(self) -> tuple[date, date]:
+        year = self.plan.settings.year
+        return date(year, 1, 1), date(year, 12, 31)
+
+    # ---- what must not change
+    def info_values(self) -> dict[str, str]:
+        u = self.unit
+        return {
+            "填报单位": u.name,
+            "单位编码": u.code,
+            "单位类别": u.category,
+            "所属地区": u.region,
+            "职工人数": str(u.headcount),
+            "报送期": str(self.period),
+            "报送截止": f"{self.deadline.year}年{self.deadline.month}月{self.deadline.day}日",
+        }
+
+    def locked_cells(self) -> dict[tuple[str, str], str]:
+        """Every locked cell whose content defines the layout, as text."""
+        cells: dict[tuple[str, str], str] = {}
+        for i, label in enumerate(INFO_LABELS):
+            row = INFO_FIRST_ROW + i
+            cells[(INSTRUCTIONS, a1(row, 1))] = label
+            cells[(INSTRUCTIONS, a1(row, 2))] = self.info_values()[label]
+        for c, col in enumerate(ACTIVITY_COLUMNS, start=1):
+            cells[(ACTIVITIES, a1(HEADER_ROW, c))] = col.header
+        for slot in self.activities:
+            for c, value in enumerate(activity_locked_values(self.plan, slot.activity), start=1):
+                cells[(ACTIVITIES, a1(slot.row, c))] = value
+        for c, col in enumerate(INDICATOR_COLUMNS, start=1):
+            cells[(INDICATORS, a1(HEADER_ROW, c))] = col.header
+        for slot in self.indicators:
+            for c, value in enumerate(indicator_locked_values(self, slot.indicator), start=1):
+                cells[(INDICATORS, a1(slot.row, c))] = value
+        for ls in self.ledgers:
+            for i, column in enumerate(ls.ledger.columns):
+                cells[(ls.sheet, a1(HEADER_ROW, ls.column(i)))] = ledger_header(column)
+        return cells
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(
+            [
+                list(self.sheet_names),
+                sorted((f"{s}!{c}", v) for (s, c), v in self.locked_cells().items()),
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def activity_locked_values(plan: Plan, activity: Activity) -> list[str]:
+    phase = plan.phase(activity.phase)
+    return [
+        activity.code,
+        activity.name,
+        phase.name if phase else activity.phase,
+        activity.deadline.isoformat(),
+        str(activity.min_count),
+        activity.evidence,
+    ]
+
+
+def indicator_hint(layout: FormLayout, ind: Indicator) -> str:
+    """The 填报要求 text: type, bounds and rules in words a clerk understands."""
+    parts: list[str] = []
+    if ind.type is ValueType.INTEGER:
+        parts.append("填整数")
+    elif ind.type is ValueType.DECIMAL:
+        parts.append("填数字，可带小数")
+    elif ind.type is ValueType.DATE:
+        parts.append(f"填日期（{layout.plan.settings.year}年内）")
+    elif ind.type is ValueType.YESNO:
+        parts.append("选“是”或“否”")
+    else:
+        parts.append(f"填文字，不超过{int(ind.maximum or TEXT_LIMIT)}字")
+    if ind.numeric:
+        if ind.minimum is not None and ind.maximum is not None:
+            parts.append(f"范围 {ind.minimum:g}–{ind.maximum:g}")
+        elif ind.minimum is not None:
+            parts.append(f"不小于 {ind.minimum:g}")
+        elif ind.maximum is not None:
+            parts.append(f"不大于 {ind.maximum:g}")
+    for rule in ind.rules:
+        parts.append(describe_rule(layout, rule.text))
+    return "；".join(parts)
+
+
+def describe_rule(layout: FormLayout, text: str) -> str:
+    words = text.replace("<=", "不大于").replace(">=", "不小于").replace("!=", "不等于")
+    words = (
+        words.replace("==", "等于").replace("<", "小于").replace(">", "大于").replace("=", "等于")
+    )
+    for slot in layout.indicators:
+        words = words.replace(f"[{slot.indicator.code}]", f"“{slot.indicator.name}”")
+    words = words.replace("职工人数", f"职工人数（{layout.unit.headcount}）")
+    return words.strip()
+
+
+def indicator_locked_values(layout: FormLayout, ind: Indicator) -> list[str]:
+    return [
+        ind.code,
+        ind.name,
+        ind.measure,
+        "是" if ind.required else "否",
+        indicator_hint(layout, ind),
+    ]
+
+
+def build_layout(
+    plan: Plan, unit: Unit, period: Period, ledger_rows: dict[str, int] | None = None
+) -> FormLayout:
+    """The layout of ``unit``'s form for ``period``.
+
+    ``ledger_rows`` gives how many rows each ledger sheet has when it differs from the default
+    (a pre-filled ledger with many open items gets spare rows beyond them).
+    """
+    acts = tuple(ActivitySlot(a, FIRST_ROW + i) for i, a in enumerate(plan.activities_for(unit)))
+    inds = tuple(IndicatorSlot(ind, FIRST_ROW + i) for i, ind in enumerate(plan.indicators))
+    rows = ledger_rows or {}
+    ledgers = tuple(
+        LedgerSlot(lg, FIRST_ROW, max(LEDGER_MIN_ROWS, rows.get(lg.name, LEDGER_MIN_ROWS)))
+        for lg in plan.ledgers
+    )
+    return FormLayout(plan, unit, period, acts, inds, ledgers)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@dataclass(frozen=True)
+class FormMeta:
+    """What the very hidden metadata sheet says about a form."""
+
+    tool: str
+    kind: str
+    layout_version: str
+    plan_id: str
+    plan_version: str
+    unit_code: str
+    unit_name: str
+    period: str
+    generated_at: str
+    fingerprint: str
+    ledger_rows: dict[str, int]
+    signature: str
+
+    def payload(self) -> str:
+        return "|".join(
+            (
+                self.kind,
+                self.layout_version,
+                self.plan_version,
+                self.unit_code,
+                self.period,
+                self.fingerprint,
+                json.dumps(self.ledger_rows, sort_keys=True, ensure_ascii=False),
+            )
+        )
+
+    def as_rows(self) -> list[tuple[str, str]]:
+        return [
+            ("tool", self.tool),
+            ("kind", self.kind),
+            ("layout_version", self.layout_version),
+            ("plan_id", self.plan_id),
+            ("plan_version", self.plan_version),
+            ("unit_code", self.unit_code),
+            ("unit_name", self.unit_name),
+            ("period", self.period),
+            ("generated_at", self.generated_at),
+            ("fingerprint", self.fingerprint),
+            ("ledger_rows", json.dumps(self.ledger_rows, ensure_ascii=False, sort_keys=True)),
+            ("signature", self.signature),
+        ]
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, str]) -> FormMeta:
+        """Raises KeyError/ValueError when a field is missing or malformed."""
+        ledger_rows = json.loads(rows["ledger_rows"] or "{}")
+        if not isinstance(ledger_rows, dict):
+            raise ValueError("ledger_rows")
+        return cls(
+            tool=rows["tool"],
+            kind=rows["kind"],
+            layout_version=rows["layout_version"],
+            plan_id=rows["plan_id"],
+            plan_version=rows["plan_version"],
+            unit_code=rows["unit_code"],
+            unit_name=rows["unit_name"],
+            period=rows["period"],
+            generated_at=rows["generated_at"],
+            fingerprint=rows["fingerprint"],
+            ledger_rows={str(k): int(v) for k, v in ledger_rows.items()},
+            signature=rows.get("signature", ""),
+        )
+
+
+TOOL_NAME = "campaign-reporting"
+
+
+def sign(key: bytes, meta_payload: str) -> str:
+    return hmac.new(key, meta_payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def verify(key: bytes, meta: FormMeta) -> bool:
+    return hmac.compare_digest(sign(key, meta.payload()), meta.signature)
+
+
+def make_meta(layout: FormLayout, key: bytes, generated_at: str) -> FormMeta:
+    unsigned = FormMeta(
+        tool=TOOL_NAME,
+        kind=layout.kind,
+        layout_version=LAYOUT_VERSION,
+        plan_id=layout.plan.plan_id,
+        plan_version=layout.plan.version,
+        unit_code=layout.unit.code,
+        unit_name=layout.unit.name,
+        period=str(layout.period),
+        generated_at=generated_at,
+        fingerprint=layout.fingerprint(),
+        ledger_rows={s.sheet: s.n_rows for s in layout.ledgers},
+        signature="",
+    )
+    return FormMeta(**{**unsigned.__dict__, "signature": sign(key, unsigned.payload())})
