@@ -30,15 +30,17 @@ def main() -> None:
         ws = bench_workspace(Path(tmp) / "ws", args.units)
         plan = require_plan(ws.plan_path)
         figures = {"units": args.units}
-        for workers in ([1, args.workers or cpu_count()] if cpu_count() > 1 else [1]):
+        for workers in [1, args.workers or cpu_count()] if cpu_count() > 1 else [1]:
             start = time.perf_counter()
             result = generate_forms(ws, plan, Period(2014, 5), workers=workers)
             seconds = time.perf_counter() - start
             rate = len(result.files) / seconds
             figures[f"workers_{workers}_s"] = round(seconds, 2)
             figures[f"workers_{workers}_forms_per_s"] = round(rate, 1)
-            print(f"{workers} 个进程：{len(result.files)} 份表单 {seconds:.2f} 秒，"
-                  f"{rate:.0f} 份/秒（每核 {rate / workers:.0f} 份/秒）")
+            print(
+                f"{workers} 个进程：{len(result.files)} 份表单 {seconds:.2f} 秒，"
+                f"{rate:.0f} 份/秒（每核 {rate / workers:.0f} 份/秒）"
+            )
         figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
         print(f"峰值内存 {figures['peak_rss_mb']} MB")
         if args.json:

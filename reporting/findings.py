@@ -55,6 +55,28 @@ _CODES = [
     Code("empty-roster", _E, "单位名单为空", "plan"),
     Code("empty-sheet", _E, "工作表没有数据", "plan"),
     Code("phase-mismatch", _W, "完成时限不在所属阶段内", "plan"),
+    # --- returned forms ---
+    Code("unreadable", _E, "文件无法读取", "intake"),
+    Code("encrypted", _E, "文件设置了打开密码", "intake"),
+    Code("not-a-form", _E, "不是本活动的报送表单", "intake"),
+    Code("metadata-missing", _W, "识别信息缺失，按填报说明中的单位识别", "intake"),
+    Code("metadata-tampered", _E, "识别信息被改动", "intake"),
+    Code("unknown-unit", _E, "单位不在名单中", "intake"),
+    Code("wrong-period", _E, "报送期不符", "intake"),
+    Code("plan-changed", _E, "表单按旧版方案生成", "intake"),
+    Code("structure-changed", _E, "表格结构被改动", "intake"),
+    Code("macro-present", _W, "文件含宏（不会运行）", "intake"),
+    Code("empty-return", _E, "表单未填写", "intake"),
+    Code("required-missing", _E, "必填项未填", "intake"),
+    Code("type-error", _E, "填写内容类型不对", "intake"),
+    Code("out-of-range", _E, "数值超出范围", "intake"),
+    Code("not-in-list", _E, "不是下拉列表中的选项", "intake"),
+    Code("date-out-of-window", _E, "日期不在允许范围内", "intake"),
+    Code("rule-violation", _E, "不符合校验规则", "intake"),
+    Code("too-long", _E, "文字超过长度限制", "intake"),
+    Code("duplicate-row", _E, "清单中有重复行", "intake"),
+    Code("activity-inconsistent", _E, "规定动作填写前后矛盾", "intake"),
+    Code("formula-uncalculated", _E, "公式没有计算结果", "intake"),
 ]
 
 CATALOGUE: dict[str, Code] = {c.code: c for c in _CODES}

@@ -525,6 +525,11 @@ class Store:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def plan_versions(self) -> list[str]:
+        """Every recorded plan version, oldest first."""
+        rows = self._conn.execute("SELECT version FROM plan_versions ORDER BY first_seen, version")
+        return [str(r[0]) for r in rows]
+
     def save_units(self, plan_version: str, units: Iterable[Unit]) -> None:
         """Record the units of a plan version (saved first with :meth:`save_plan_version`)."""
         with self.transaction():
@@ -784,6 +789,14 @@ class Store:
             AuditEntry(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8])
             for r in rows
         ]
+
+    def was_audited(self, action: str, sha256: str, path: str) -> bool:
+        """Whether ``action`` was already logged for these bytes at this inbox path."""
+        row = self._conn.execute(
+            "SELECT 1 FROM audit_log WHERE action = ? AND sha256 = ? AND path = ? LIMIT 1",
+            (action, sha256, path),
+        ).fetchone()
+        return row is not None
 
     # ---- submissions: reading
 

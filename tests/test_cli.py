@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from reporting.plan.example import UNIT_ROWS
 from reporting.plan.load import load_plan
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
@@ -97,6 +98,20 @@ def test_demo_builds_its_own_workspace(runner: CliRunner, tmp_path: Path):
     forms = sorted((target / "outbox" / "forms" / "2014-05").glob("*.xlsx"))
     assert len(forms) == 34
     assert (target / "outbox" / "forms" / "全部表单_2014-05.zip").is_file()
+    from reporting.store import Store
+
+    with Store.open(target / "store.sqlite") as store:
+        current = {s.unit_code: s for s in store.submissions("2014-05", states=["accepted"])}
+        superseded = store.submissions("2014-05", states=["superseded"])
+        rejected = {s.unit_code for s in store.submissions("2014-05", states=["rejected"])}
+    # one unit stays silent, two rejected returns are not corrected within the demo
+    assert set(current) == {r[0] for r in UNIT_ROWS} - {"ZS06", "YL04", "ZS02"}
+    assert {c for c, s in current.items() if s.late} == {"SX07", "SX11", "YL02", "YL09", "ZS05"}
+    assert [s.unit_code for s in superseded] == ["YL02"]  # revised the day after
+    assert rejected == {"SX07", "YL04", "ZS02"}
+    feedback = target / "outbox" / "feedback" / "2014-05"
+    assert (feedback / "YL04_浙江省人民医院_退回修改.xlsx").is_file()
+    assert "第 2 次回收" in result.stdout
     # Re-running is safe: the demo folder is its own.
     assert runner.invoke(app, ["demo", str(target)]).exit_code == 0
 

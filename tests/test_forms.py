@@ -160,8 +160,15 @@ def test_every_sheet_protected_and_only_inputs_unlocked(generated):
     assert not inds["G3"].protection.locked
     assert wb[INSTRUCTIONS]["B5"].protection.locked
     ledger = wb["整改台账"]
-    assert [c.value for c in ledger[2]][:7] == ["问题描述*", "整改措施*", "整改时限*", "责任领导*",
-                                                "责任人*", "整改状态*", "完成日期"]
+    assert [c.value for c in ledger[2]][:7] == [
+        "问题描述*",
+        "整改措施*",
+        "整改时限*",
+        "责任领导*",
+        "责任人*",
+        "整改状态*",
+        "完成日期",
+    ]
     assert ledger["A2"].protection.locked
     for index in range(1, 8):  # A..G: unlocked by column format (XlsxWriter merges ranges)
         dims = [d for d in ledger.column_dimensions.values() if d.min <= index <= d.max]
@@ -294,22 +301,55 @@ def test_prefill_from_store_uses_latest_accepted_return(tmp_path: Path):
     act = ActivityRow("A01", "已完成", 1, date(2014, 4, 18), 90, "会议", "签到表", None)
     pending = ActivityRow("A02", "进行中", None, None, None, None, None, None)
     rows = (
-        LedgerRow("整改台账", 1, {"问题描述": "学习不深入", "整改措施": "集中学习",
-                                "整改时限": date(2014, 6, 30), "责任领导": "王", "责任人": "李",
-                                "整改状态": "整改中"}),
-        LedgerRow("整改台账", 2, {"问题描述": "已解决的问题", "整改措施": "x",
-                                "整改时限": date(2014, 5, 1), "责任领导": "王", "责任人": "李",
-                                "整改状态": "已完成"}),
+        LedgerRow(
+            "整改台账",
+            1,
+            {
+                "问题描述": "学习不深入",
+                "整改措施": "集中学习",
+                "整改时限": date(2014, 6, 30),
+                "责任领导": "王",
+                "责任人": "李",
+                "整改状态": "整改中",
+            },
+        ),
+        LedgerRow(
+            "整改台账",
+            2,
+            {
+                "问题描述": "已解决的问题",
+                "整改措施": "x",
+                "整改时限": date(2014, 5, 1),
+                "责任领导": "王",
+                "责任人": "李",
+                "整改状态": "已完成",
+            },
+        ),
         LedgerRow("典型推荐", 1, {"推荐类型": "先进个人", "名称": "张医生", "主要事迹": "事迹"}),
     )
     with Store.open(ws.store_path) as store:
-        store.record_submission(SubmissionRecord(
-            sha256="a" * 64, original_name="四月.xlsx", original_path=None, archive_path=None,
-            size=1, format="xlsx", kind="unit", unit_code="SX01", period="2014-04",
-            plan_version=plan.version, received_at=datetime(2014, 5, 3, 10), state="accepted",
-            activities=(act, pending), ledger_rows=rows), run_id="t")
-        result = generate_forms(ws, plan, MAY, unit_codes=["SX01", "SX02"],
-                                prefill=StorePrefill(store), workers=1)
+        store.record_submission(
+            SubmissionRecord(
+                sha256="a" * 64,
+                original_name="四月.xlsx",
+                original_path=None,
+                archive_path=None,
+                size=1,
+                format="xlsx",
+                kind="unit",
+                unit_code="SX01",
+                period="2014-04",
+                plan_version=plan.version,
+                received_at=datetime(2014, 5, 3, 10),
+                state="accepted",
+                activities=(act, pending),
+                ledger_rows=rows,
+            ),
+            run_id="t",
+        )
+        result = generate_forms(
+            ws, plan, MAY, unit_codes=["SX01", "SX02"], prefill=StorePrefill(store), workers=1
+        )
     by_unit = {f.unit_code: f for f in result.files}
     assert by_unit["SX01"].prefilled and not by_unit["SX02"].prefilled
     wb = openpyxl.load_workbook(by_unit["SX01"].path)
@@ -319,6 +359,10 @@ def test_prefill_from_store_uses_latest_accepted_return(tmp_path: Path):
     ledger = wb["整改台账"]
     assert ledger["A3"].value == "学习不深入" and ledger["A4"].value is None
     assert wb["典型推荐"]["B3"].value is None  # nominations are not carried over
-    notes = [c.value for row in wb[INSTRUCTIONS].iter_rows() for c in row
-             if isinstance(c.value, str) and c.value.startswith("预填说明")]
+    notes = [
+        c.value
+        for row in wb[INSTRUCTIONS].iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("预填说明")
+    ]
     assert notes and "四月.xlsx" in notes[0]

@@ -161,8 +161,32 @@ class _Formats:
         self.invalid = wb.add_format({"bg_color": INVALID_FILL, "font_color": "#9C0006"})
 
 
-def render_form(layout: FormLayout, meta: FormMeta, prefill: Prefill = EMPTY_PREFILL) -> bytes:
-    """The form as .xlsx bytes."""
+@dataclass(frozen=True)
+class Annotations:
+    """What turns a form into a feedback copy (退回修改): the unit's own values written back
+    into the input cells, problem cells highlighted and commented, and a 问题清单 sheet first.
+
+    ``values``: (sheet, A1) → the value as received. ``marks``: (sheet, A1) → (severity, message).
+    ``issues``: the 问题清单 rows (级别, 工作表, 单元格, 项目, 问题说明).
+    ``summary``: lines above the list.
+    """
+
+    values: dict[tuple[str, str], Any] = field(default_factory=dict)
+    marks: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    issues: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+
+ISSUES_SHEET = "问题清单"
+
+
+def render_form(
+    layout: FormLayout,
+    meta: FormMeta,
+    prefill: Prefill = EMPTY_PREFILL,
+    annotations: Annotations | None = None,
+) -> bytes:
+    """The form as .xlsx bytes; with ``annotations``, the feedback copy of a returned form."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -180,6 +204,7 @@ def render_form(layout: FormLayout, meta: FormMeta, prefill: Prefill = EMPTY_PRE
     )
     password = settings.password or ""
     cls = _worksheet_class()
+    issues_ws = wb.add_worksheet(ISSUES_SHEET, worksheet_class=cls) if annotations else None
     instructions = wb.add_worksheet(INSTRUCTIONS, worksheet_class=cls)
     acts = wb.add_worksheet(ACTIVITIES, worksheet_class=cls)
     inds = wb.add_worksheet(INDICATORS, worksheet_class=cls)
@@ -192,10 +217,15 @@ def render_form(layout: FormLayout, meta: FormMeta, prefill: Prefill = EMPTY_PRE
         _write_ledger(ws, slot, layout, fmt, prefill.ledger_rows.get(slot.sheet, []))
     _write_instructions(instructions, layout, fmt, prefill)
     _write_meta(meta_ws, meta, fmt)
+    sheets = {INSTRUCTIONS: instructions, ACTIVITIES: acts, INDICATORS: inds}
+    sheets.update({slot.sheet: w for slot, w in ledgers})
+    if annotations is not None and issues_ws is not None:
+        _write_annotations(wb, sheets, annotations, fmt)
+        _write_issues(issues_ws, layout, annotations, fmt)
 
     for ws in (instructions, acts, inds, *(w for _, w in ledgers), meta_ws):
         ws.protect(password, {"format_columns": True, "format_rows": True})
-    instructions.activate()
+    (issues_ws or instructions).activate()
     meta_ws.very_hidden()
     wb.close()
     return buf.getvalue()
@@ -699,6 +729,117 @@ def _initial_missing(layout: FormLayout, prefill: Prefill) -> dict[str, int]:
         ACTIVITIES: missing_acts,
         INDICATORS: sum(1 for s in layout.indicators if s.indicator.required),
     }
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def _write_annotations(wb: Any, sheets: dict[str, Any], notes: Annotations, fmt: _Formats) -> None:
+    """Write the returned values back and mark the problem cells (red: error, yellow: warning)."""
+    from xlsxwriter.utility import xl_cell_to_rowcol
+
+    bad = wb.add_format(
+        {
+            "font_name": FONT,
+            "border": 2,
+            "border_color": "#C00000",
+            "bg_color": INVALID_FILL,
+            "locked": False,
+            "text_wrap": True,
+            "valign": "vcenter",
+        }
+    )
+    bad_date = wb.add_format(
+        {
+            "font_name": FONT,
+            "border": 2,
+            "border_color": "#C00000",
+            "bg_color": INVALID_FILL,
+            "locked": False,
+            "num_format": "yyyy-mm-dd",
+            "valign": "vcenter",
+        }
+    )
+    warn = wb.add_format(
+        {
+            "font_name": FONT,
+            "border": 2,
+            "border_color": "#BF8F00",
+            "bg_color": MISSING_FILL,
+            "locked": False,
+            "text_wrap": True,
+            "valign": "vcenter",
+        }
+    )
+    warn_date = wb.add_format(
+        {
+            "font_name": FONT,
+            "border": 2,
+            "border_color": "#BF8F00",
+            "bg_color": MISSING_FILL,
+            "locked": False,
+            "num_format": "yyyy-mm-dd",
+            "valign": "vcenter",
+        }
+    )
+    for (sheet, ref), value in notes.values.items():
+        ws = sheets.get(sheet)
+        if ws is None or (sheet, ref) in notes.marks:
+            continue
+        r, c = xl_cell_to_rowcol(ref)
+        _write_value(ws, r, c, value, fmt.input, fmt.input_date)
+    for (sheet, ref), (severity, message) in notes.marks.items():
+        ws = sheets.get(sheet)
+        if ws is None:
+            continue
+        r, c = xl_cell_to_rowcol(ref)
+        error = severity == "error"
+        _write_value(
+            ws,
+            r,
+            c,
+            notes.values.get((sheet, ref)),
+            bad if error else warn,
+            bad_date if error else warn_date,
+        )
+        ws.write_comment(
+            r, c, _cut(message, 1000), {"x_scale": 2.2, "y_scale": 1.6, "author": "审核"}
+        )
+
+
+def _write_issues(ws: Any, layout: FormLayout, notes: Annotations, fmt: _Formats) -> None:
+    headers = ("序号", "级别", "工作表", "单元格", "项目", "问题及修改方法")
+    widths = (6, 8, 12, 9, 26, 70)
+    ws.merge_range(
+        0,
+        0,
+        0,
+        len(headers) - 1,
+        f"{layout.unit.name}　{layout.period.label}报送　审核意见",
+        fmt.title,
+    )
+    ws.set_row(0, 30)
+    r = 1
+    for line in notes.summary:
+        ws.merge_range(r, 0, r, len(headers) - 1, line, fmt.text)
+        ws.set_row(r, 22)
+        r += 1
+    r += 1
+    for c, (head, width) in enumerate(zip(headers, widths, strict=True)):
+        ws.write_string(r, c, head, fmt.header)
+        ws.set_column(c, c, width)
+    header_row = r
+    for n, (level, sheet, cell, label, message) in enumerate(notes.issues, start=1):
+        r += 1
+        ws.write_number(r, 0, n, fmt.locked_center)
+        for c, text in enumerate((level, sheet, cell, label, message), start=1):
+            ws.write_string(r, c, text, fmt.locked)
+    ws.freeze_panes(header_row + 1, 0)
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row, header_row)
+    ws.protect("", {"format_columns": True, "format_rows": True})
 
 
 # --------------------------------------------------------------------------- metadata

@@ -1,0 +1,509 @@
+"""``collect``: every file in the inbox → archived original, recorded submission, feedback.
+
+Order per file, so a run killed at any moment loses nothing and the next run completes it:
+read and hash → (duplicate? stop) → check in a sandboxed worker → archive the original (fsynced,
+verified by hash) → write feedback → record the submission in one store transaction. The store
+records a sha only in that last step, so an interrupted file is simply processed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reporting.errors import ReportingError
+from reporting.findings import Finding, make
+from reporting.fsutil import atomic_write_bytes, atomic_write_text
+from reporting.intake.feedback import (
+    build_feedback,
+    chat_text,
+    feedback_filename,
+    unidentified_text,
+)
+from reporting.intake.reader import ReadResult, read_workbook
+from reporting.intake.sandbox import Outcome, run_isolated
+from reporting.intake.sources import Source, SourceReader, SourceUnavailable, scan_inbox
+from reporting.intake.validate import FormCheck, IntakeContext, check_workbook
+from reporting.periods import Period
+from reporting.plan import snapshot
+from reporting.plan.load import require_plan_result
+from reporting.plan.model import Plan
+from reporting.store import Store, SubmissionRecord
+from reporting.workspace import Workspace
+
+Progress = Callable[[int, int], None]
+BATCH = 256  # files held in memory at once
+FEEDBACK_DIR = "feedback"
+_EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one file of the inbox."""
+
+    path: str
+    sha256: str | None
+    unit: str | None
+    period: str | None
+    kind: str
+    state: str  # accepted | rejected | duplicate | skipped
+    findings: tuple[Finding, ...] = ()
+    received_at: datetime | None = None
+    late: bool = False
+    days_late: int = 0
+    feedback: Path | None = None
+    note: str = ""  # skip reason, or which submission a duplicate repeats
+    processed_before: bool = False  # the very file (same path, same bytes) seen by an earlier run
+
+    @property
+    def warned(self) -> bool:
+        return self.state == "accepted" and bool(self.findings)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "unit": self.unit,
+            "period": self.period,
+            "kind": self.kind,
+            "state": self.state,
+            "late": self.late,
+            "days_late": self.days_late,
+            "received_at": self.received_at.isoformat(timespec="seconds")
+            if self.received_at
+            else None,
+            "feedback": str(self.feedback) if self.feedback else None,
+            "note": self.note,
+            "processed_before": self.processed_before,
+            "findings": [
+                {
+                    "code": f.code,
+                    "severity": str(f.severity),
+                    "sheet": f.sheet,
+                    "cell": f.cell,
+                    "message": f.message,
+                }
+                for f in self.findings
+            ],
+        }
+
+
+@dataclass
+class CollectResult:
+    run_id: str
+    dry_run: bool
+    files: list[FileReport] = field(default_factory=list)
+    notices: list[Path] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        count = {
+            s: sum(1 for f in self.files if f.state == s)
+            for s in ("accepted", "rejected", "duplicate", "skipped")
+        }
+        return {
+            "received": len(self.files),
+            **count,
+            "accepted_with_warnings": sum(1 for f in self.files if f.warned),
+            "unidentified": sum(1 for f in self.files if f.state == "rejected" and not f.unit),
+            "late": sum(1 for f in self.files if f.state == "accepted" and f.late),
+        }
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.state == "rejected" for f in self.files)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "files": [f.as_json() for f in self.files],
+            "totals": self.totals,
+        }
+
+
+# --------------------------------------------------------------------------- worker side
+
+# Workers are started by a fork server (safe beside the progress bar's thread), so they do not
+# inherit our memory: the context is pickled to a file once per run and each worker loads it
+# once, on its first task.
+_CONTEXTS: dict[str, IntakeContext] = {}
+
+
+def _context(path: str) -> IntakeContext:
+    ctx = _CONTEXTS.get(path)
+    if ctx is None:
+        with open(path, "rb") as fh:
+            ctx = pickle.load(fh)
+        _CONTEXTS.clear()
+        _CONTEXTS[path] = ctx
+    return ctx
+
+
+@dataclass(frozen=True)
+class _Checked:
+    read: ReadResult
+    check: FormCheck | None
+
+
+def _check_task(task: tuple[bytes, str, str]) -> _Checked:
+    data, name, context_path = task
+    read = read_workbook(data, name)
+    if not read.ok or read.book is None:
+        return _Checked(
+            ReadResult(read.kind, None, read.code, read.reason, read.message, read.detail), None
+        )
+    check = check_workbook(read.book, _context(context_path))
+    # Only the small result crosses back to the parent.
+    return _Checked(ReadResult(read.kind), check)
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def collect(
+    root: Path,
+    *,
+    period: str | None = None,
+    dry_run: bool = False,
+    received_at: datetime | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    now: Callable[[], datetime] = datetime.now,
+) -> CollectResult:
+    """Process every file in ``root``'s inbox (see the module docstring)."""
+    ws = Workspace(root)
+    ws.require()
+    collecting = Period.parse(period) if period else None
+    plan_result = require_plan_result(ws.plan_path)
+    plan = plan_result.plan
+    result = CollectResult(uuid.uuid4().hex[:12], dry_run)
+    with Store.open(ws.store_path) as store, store.lock("collect"):
+        if not dry_run:
+            store.save_plan_version(
+                plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
+            )
+            store.save_units(plan.version, plan.units)
+        plans = _known_plans(store, plan)
+        key = ws.form_key()
+        with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
+            context_path = str(Path(tmp) / "context.pickle")
+            with open(context_path, "wb") as fh:
+                pickle.dump(IntakeContext(plan, plans, key, collecting), fh)
+            run = _Run(ws, store, plan, plans, key, result, received_at, now, dry_run, context_path)
+            sources = scan_inbox(ws.inbox, ws.root)
+            total = len(sources)
+            done = 0
+            candidates: list[Source] = []
+            for source in sources:
+                if source.is_candidate:
+                    candidates.append(source)
+                else:
+                    run.skip(source, source.skip_reason or "已跳过")
+                    done += 1
+            if progress:
+                progress(done, total)
+            with SourceReader() as reader:
+                for start in range(0, len(candidates), BATCH):
+                    done = run.batch(
+                        reader, candidates[start : start + BATCH], workers, progress, done, total
+                    )
+        if not dry_run:
+            result.notices = run.write_notices()
+            _name_duplicates(store, result)
+    return result
+
+
+def _name_duplicates(store: Store, result: CollectResult) -> None:
+    """A copy met before its original was recorded (same run) gets the original's unit."""
+    for i, f in enumerate(result.files):
+        if f.state == "duplicate" and f.unit is None and f.sha256:
+            prior = store.submission_by_sha(f.sha256)
+            if prior is not None:
+                result.files[i] = FileReport(
+                    **{
+                        **f.__dict__,
+                        "unit": prior.unit_code,
+                        "period": prior.period,
+                        "kind": prior.kind,
+                    }
+                )
+
+
+def _known_plans(store: Store, current: Plan) -> dict[str, Plan]:
+    plans = {current.version: current}
+    for version in store.plan_versions():
+        if version in plans:
+            continue
+        text = store.plan_snapshot(version)
+        if text is None:
+            continue
+        try:
+            parsed = snapshot.load(text)
+        except ReportingError:
+            continue
+        if parsed.valid and parsed.plan.version == version:
+            plans[version] = parsed.plan
+    return plans
+
+
+class _Run:
+    def __init__(
+        self,
+        ws: Workspace,
+        store: Store,
+        plan: Plan,
+        plans: dict[str, Plan],
+        key: bytes,
+        result: CollectResult,
+        received_at: datetime | None,
+        now: Callable[[], datetime],
+        dry_run: bool,
+        context_path: str,
+    ) -> None:
+        self.ws, self.store, self.plan, self.plans, self.key = ws, store, plan, plans, key
+        self.context_path = context_path
+        self.result, self.fixed_time, self.now, self.dry_run = result, received_at, now, dry_run
+        self.seen: dict[str, str] = {}  # sha → display, within this run
+        self.periods: set[str] = set()
+
+    # ---- outcomes that need no parsing
+    def skip(self, source: Source, reason: str) -> None:
+        self.result.files.append(
+            FileReport(source.display, None, None, None, "", "skipped", note=reason)
+        )
+        if not self.dry_run:
+            self.store.audit("skipped", self.result.run_id, path=source.display, detail=reason)
+
+    def duplicate(self, source: Source, sha: str, of: str) -> None:
+        prior = self.store.submission_by_sha(sha)
+        again = of == source.display or self.store.was_audited("duplicate", sha, source.display)
+        note = "此前已处理过这个文件" if again else f"与已收到的 {of} 内容完全相同，不重复计入"
+        self.result.files.append(
+            FileReport(
+                source.display,
+                sha,
+                prior.unit_code if prior else None,
+                prior.period if prior else None,
+                prior.kind if prior else "",
+                "duplicate",
+                note=note,
+                processed_before=again,
+            )
+        )
+        if not self.dry_run and not again:
+            self.store.audit(
+                "duplicate",
+                self.result.run_id,
+                sha256=sha,
+                path=source.display,
+                detail=f"same bytes as {of}",
+            )
+
+    # ---- a batch of candidates
+    def batch(
+        self,
+        reader: SourceReader,
+        sources: list[Source],
+        workers: int | None,
+        progress: Progress | None,
+        done: int,
+        total: int,
+    ) -> int:
+        tasks: list[tuple[bytes, str, str]] = []
+        todo: list[tuple[Source, str, bytes]] = []
+        for source in sources:
+            try:
+                data = reader.read(source)
+            except SourceUnavailable as exc:
+                self.skip(source, str(exc))
+                done += 1
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            if sha in self.seen:
+                self.duplicate(source, sha, self.seen[sha])
+                done += 1
+                continue
+            prior = self.store.submission_by_sha(sha)
+            if prior is not None:
+                self.duplicate(source, sha, prior.original_path or prior.original_name)
+                done += 1
+                continue
+            self.seen[sha] = source.display
+            tasks.append((data, source.display, self.context_path))
+            todo.append((source, sha, data))
+        if progress:
+            progress(done, total)
+        counter = [done]
+
+        def tick(_index: int, _outcome: Outcome[_Checked]) -> None:
+            counter[0] += 1
+            if progress:
+                progress(counter[0], total)
+
+        outcomes = (
+            run_isolated(_check_task, tasks, workers=workers or os.cpu_count() or 1, on_done=tick)
+            if tasks
+            else []
+        )
+        for (source, sha, data), outcome in zip(todo, outcomes, strict=True):
+            self.record(source, sha, data, outcome)
+        return counter[0]
+
+    def record(self, source: Source, sha: str, data: bytes, outcome: Outcome[_Checked]) -> None:
+        received = self.fixed_time or self.now()
+        check: FormCheck | None = None
+        kind = source.kind or "unknown"
+        if not outcome.ok or outcome.result is None:
+            findings: tuple[Finding, ...] = (
+                make("unreadable", f"{outcome.message or '解析失败'}。请重新保存为 .xlsx 后再发送"),
+            )
+        elif outcome.result.check is None:
+            read = outcome.result.read
+            code = read.code or "unreadable"
+            findings = (make(code, read.message or "文件无法读取"),)
+        else:
+            check = outcome.result.check
+            findings = check.findings
+        unit = check.unit_code if check else None
+        period = check.period if check else None
+        form_kind = check.kind if check else "unknown"
+        accepted = check is not None and check.accepted
+        late, days_late = False, 0
+        if period and unit:
+            deadline = self.plan.deadline(Period.parse(period))
+            days_late = max(0, (received.date() - deadline).days)
+            late = days_late > 0
+        report = FileReport(
+            source.display,
+            sha,
+            unit,
+            period,
+            form_kind,
+            "accepted" if accepted else "rejected",
+            findings,
+            received,
+            late,
+            days_late,
+        )
+        if self.dry_run:
+            self.result.files.append(report)
+            return
+        archive = self.archive(data, sha, kind, unit, period)
+        feedback = self.feedback(check, source, received, accepted) if check else None
+        rec = SubmissionRecord(
+            sha256=sha,
+            original_name=Path(source.member or source.display).name,
+            original_path=source.display,
+            archive_path=str(archive.relative_to(self.ws.root)),
+            size=len(data),
+            format=kind,
+            kind=form_kind,
+            unit_code=unit,
+            period=period,
+            plan_version=check.plan_version if check else None,
+            received_at=received,
+            state="accepted" if accepted else "rejected",
+            late=late,
+            days_late=days_late,
+            findings=findings,
+            values=check.extracted.values if check and unit else (),
+            activities=check.extracted.activities if check and unit else (),
+            ledger_rows=check.extracted.ledger_rows if check and unit else (),
+        )
+        self.store.record_submission(rec, self.result.run_id)
+        if period:
+            self.periods.add(period)
+        self.result.files.append(FileReport(**{**report.__dict__, "feedback": feedback}))
+
+    def archive(
+        self, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
+    ) -> Path:
+        """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified."""
+        ext = _EXT.get(kind, "bin")
+        folder = self.ws.archive / (period or "未识别") / (unit or "未识别")
+        path = folder / f"{sha}.{ext}"
+        if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
+            atomic_write_bytes(path, data)
+            if hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+                raise ReportingError(f"存档 {path} 校验失败，磁盘可能有问题；已停止，收件箱未改动")
+        return path
+
+    def feedback(
+        self, check: FormCheck, source: Source, received: datetime, accepted: bool
+    ) -> Path | None:
+        if check.unit_code is None or check.period is None:
+            return None
+        folder = self.ws.outbox / FEEDBACK_DIR / check.period
+        form_plan = self.plans.get(check.plan_version or "")
+        fb = build_feedback(
+            check, self.plan, form_plan, self.key, source.display, received, accepted
+        )
+        if fb is None:
+            return None
+        path = folder / fb.filename
+        atomic_write_bytes(path, fb.data, durable=False)
+        return path
+
+    def write_notices(self) -> list[Path]:
+        """Per period touched: the texts to paste into chat for every unit whose current return
+        needs attention, rebuilt from the store (so re-runs give the same file)."""
+        written: list[Path] = []
+        for period in sorted(self.periods):
+            lines = _notice_lines(self.store, self.plan, Period.parse(period))
+            path = self.ws.outbox / FEEDBACK_DIR / period / f"退回通知_{period}.txt"
+            atomic_write_text(
+                path, "\n\n".join(lines) + "\n" if lines else "本期暂无需要退回或提示的报送。\n"
+            )
+            written.append(path)
+        return written
+
+
+def _notice_lines(store: Store, plan: Plan, period: Period) -> list[str]:
+    """One paragraph per unit whose latest return for ``period`` has findings, in roster order;
+    a rejected return is not chased when the unit also has an accepted one."""
+    latest: dict[str, Any] = {}
+    accepted_units: set[str] = set()
+    for sub in store.submissions(period=str(period)):
+        if sub.unit_code is None or sub.state == "superseded":
+            continue
+        if sub.state == "accepted":
+            accepted_units.add(sub.unit_code)
+        prev = latest.get(sub.unit_code)
+        if prev is None or (sub.received_at, sub.id) > (prev.received_at, prev.id):
+            latest[sub.unit_code] = sub
+    findings = store.findings_for_many([s.id for s in latest.values()])
+    lines: list[str] = []
+    for unit in plan.units:
+        sub = latest.get(unit.code)
+        if sub is None or not findings.get(sub.id):
+            continue
+        if sub.state == "rejected" and unit.code in accepted_units:
+            continue
+        ok = sub.state == "accepted"
+        lines.append(
+            chat_text(
+                unit.name,
+                period,
+                sub.original_name,
+                tuple(findings[sub.id]),
+                ok,
+                feedback_filename(unit.code, unit.name, ok),
+            )
+        )
+    return lines
+
+
+def report_lines(files: Iterable[FileReport]) -> list[str]:
+    """Texts for unidentified files, for the clerk."""
+    return [
+        unidentified_text(f.path, f.findings) for f in files if f.state == "rejected" and not f.unit
+    ]

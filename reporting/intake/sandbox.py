@@ -1,0 +1,378 @@
+"""Run a function over many inputs in worker processes with a memory and a time limit.
+
+Parsing untrusted workbooks can kill the process doing it: calamine aborts (SIGABRT) when a
+file declares a cell at ``XFD1048576``, a crafted file can loop or eat all memory. This module
+keeps those failures away from the caller:
+
+* every task runs in a long-lived worker process (no process per file: 10,000 files go fast);
+* each worker's address space is capped with ``RLIMIT_AS`` (``memory_mb``): a Python
+  ``MemoryError`` becomes the outcome ``"memory"``; a native allocation failure usually aborts
+  the worker, which becomes ``"crashed"``;
+* the parent tracks when each task was handed out; a worker still busy after ``timeout_s`` is
+  killed (SIGKILL) and replaced, its task recorded as ``"timeout"``;
+* a worker that dies (abort, segfault, kill, ``os._exit``) has its current task recorded as
+  ``"crashed"`` and is replaced; the rest of the batch goes on;
+* any other exception raised by the function becomes ``"error"`` with its repr in ``detail``
+  (that is a bug in the function, not bad input: the function itself should return bad input as
+  data);
+* workers ignore SIGINT; on any exit from :func:`run_isolated` (normal, exception,
+  ``KeyboardInterrupt``) every worker is stopped and joined: no zombies, no leaked pipes.
+
+Start method: ``forkserver`` by default. A worker is then forked from a small single-threaded
+server process, not from the caller, so (a) the memory limit applies to a small process, not to
+a copy of a big parent, and (b) forking is safe even when the caller runs threads (a rich
+progress bar refreshes from a thread; ``fork()`` of a threaded process can deadlock). The
+function must therefore be importable by name (a module-level function). ``start_method="fork"``
+is accepted for callers that need it.
+
+Why ``RLIMIT_AS``: it is the limit Linux enforces on every allocation (``RLIMIT_DATA`` misses
+``mmap`` on older kernels, and ``RLIMIT_RSS`` is not enforced at all). It counts virtual
+memory, including what the worker inherited, so the limit is set to the address space the
+worker maps when it starts (≈20 MB from the fork server, the whole parent with ``fork``) plus
+``memory_mb``: ``memory_mb`` is what one task may add. Reading a 20 KB form adds a few MB; the
+default 500 MB refuses only absurd files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, Literal, TypeVar
+
+from reporting.errors import ReportingError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Failure = Literal["crashed", "timeout", "memory", "error"]
+
+_MB = 1024 * 1024
+
+
+class SandboxError(ReportingError):
+    """Worker processes cannot be started at all (environment problem, not a bad input file)."""
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """What happened to ``tasks[index]``: ``ok`` with ``result`` (the function's return value),
+    or a ``failure`` with a Chinese ``message`` and a technical ``detail``. ``seconds`` is the
+    time from handing the task to a worker to its outcome."""
+
+    index: int
+    ok: bool
+    result: R | None = None
+    failure: Failure | None = None
+    message: str | None = None
+    detail: str | None = None
+    seconds: float = 0.0
+
+
+def run_isolated(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    *,
+    workers: int = os.cpu_count() or 1,
+    memory_mb: int = 500,
+    timeout_s: float = 10.0,
+    on_done: Callable[[int, Outcome[R]], None] | None = None,
+    start_method: str | None = None,
+    quiet: bool = True,
+) -> list[Outcome[R]]:
+    """Run ``fn(task)`` for every task in worker processes; outcomes in input order.
+
+    ``fn`` must be a module-level function and tasks and results picklable. ``workers`` below 1
+    means 1 (still isolated: a crash never reaches the caller). ``on_done(index, outcome)`` is
+    called in the caller's process as each task finishes (in completion order), e.g. to advance
+    a progress bar. ``quiet`` sends the workers' stderr to ``/dev/null`` (a native crash prints
+    a backtrace there).
+    """
+    if not tasks:
+        return []
+    ctx = _context(start_method, fn)
+    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, len(tasks))
+    try:
+        pool.run(tasks, max(1, min(workers, len(tasks))))
+    except BaseException:
+        pool.kill_all()
+        raise
+    finally:
+        pool.close()
+    return pool.outcomes()
+
+
+def _context(start_method: str | None, fn: Callable[..., Any]) -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Import the caller's main module and the function's module once, in the server, so
+        # that workers start warm instead of each re-importing them (as spawn would). Only
+        # effective before the server starts (the first call in this process).
+        module = getattr(fn, "__module__", None)
+        extra = [module] if isinstance(module, str) and module != "__main__" else []
+        ctx.set_forkserver_preload(["__main__", *extra])
+    return ctx
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+_READY = "ready"
+
+
+def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_mb: int, quiet: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if quiet:
+        import faulthandler
+
+        faulthandler.disable()  # may write to a copy of the parent's stderr (pytest's does)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    _limit_memory(memory_mb)
+    try:
+        conn.send(_READY)
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            index, task = message
+            del message
+            reply = _run_one(fn, index, task)
+            del task
+            try:
+                conn.send(reply)
+            except MemoryError:
+                conn.send((index, "memory", None, "MemoryError while sending the result"))
+            except (OSError, EOFError):
+                raise
+            except Exception as exc:  # the result could not be pickled
+                conn.send((index, "error", None, f"result not picklable: {exc!r}"[:2000]))
+    except (OSError, EOFError):
+        return  # the parent is gone
+
+
+def _run_one(fn: Callable[[Any], Any], index: int, task: Any) -> tuple[int, str, Any, str | None]:
+    try:
+        result = fn(task)
+    except MemoryError:
+        return index, "memory", None, "MemoryError"
+    except Exception as exc:  # the isolation boundary: fn's failure is data for the parent
+        return index, "error", None, repr(exc)[:2000]
+    return index, "ok", result, None
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the worker's address space at what it already maps plus ``memory_mb``."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: no limit
+        return
+    limit = _mapped_bytes() + memory_mb * _MB
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _mapped_bytes() -> int:
+    """The process's current virtual memory size (Linux ``VmSize``), 0 if unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+# --- the parent ------------------------------------------------------------------------------
+
+_START_TIMEOUT_S = 60.0
+
+
+class _Worker:
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any], memory_mb: int, quiet: bool) -> None:
+        self.conn, child_conn = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(
+            target=_worker_main, args=(child_conn, fn, memory_mb, quiet), daemon=True
+        )
+        try:
+            self.process.start()
+        finally:
+            child_conn.close()  # only the child holds it now: its death gives us EOF
+        self.ready = False
+        self.index: int | None = None  # the task it is working on
+        self.started = time.monotonic()  # when it was started, then when its task was sent
+
+    @property
+    def waiting_on(self) -> bool:
+        return not self.ready or self.index is not None
+
+    def send(self, index: int, task: Any) -> bool:
+        self.index, self.started = index, time.monotonic()
+        try:
+            self.conn.send((index, task))
+        except (OSError, EOFError):
+            return False
+        return True
+
+    def stop(self, *, kill: bool) -> None:
+        if self.process.exitcode is None and not kill:
+            try:
+                self.conn.send(None)
+            except (OSError, EOFError):
+                pass
+            else:
+                self.process.join(timeout=2)
+        if self.process.exitcode is None:
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+        self.process.close()
+
+    def death(self) -> str:
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            try:
+                return f"worker killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"worker killed by signal {-code}"
+        return f"worker exited with code {code}"
+
+
+class _Pool:
+    def __init__(
+        self,
+        ctx: Any,
+        fn: Callable[[Any], Any],
+        memory_mb: int,
+        timeout_s: float,
+        quiet: bool,
+        on_done: Callable[[int, Outcome[Any]], None] | None,
+        size: int,
+    ) -> None:
+        self.ctx, self.fn, self.memory_mb, self.quiet = ctx, fn, memory_mb, quiet
+        self.timeout_s = timeout_s
+        self.on_done = on_done
+        self.results: list[Outcome[Any] | None] = [None] * size
+        self.workers: list[_Worker] = []
+        self.remaining = size
+
+    def run(self, tasks: Sequence[Any], count: int) -> None:
+        pending = deque(range(len(tasks)))
+        for _ in range(count):
+            self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
+        while self.remaining:
+            for worker in list(self.workers):
+                if worker.ready and worker.index is None and pending:
+                    if worker.process.exitcode is not None:  # died while idle: not the task's fault
+                        self._replace(worker)
+                        continue
+                    index = pending.popleft()
+                    if not worker.send(index, tasks[index]):
+                        self._finish(worker, "crashed", None, "worker gone before the task")
+                        self._replace(worker)
+            watched = [w for w in self.workers if w.waiting_on]
+            ready = set(
+                wait(
+                    [w.conn for w in watched] + [w.process.sentinel for w in watched],
+                    timeout=max(
+                        0.0,
+                        min((self._deadline(w) for w in watched), default=0.0) - time.monotonic(),
+                    ),
+                )
+            )
+            for worker in watched:
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    self._collect(worker)
+            now = time.monotonic()
+            for worker in list(self.workers):
+                if worker.waiting_on and now >= self._deadline(worker):
+                    if not worker.ready:
+                        raise SandboxError("解析子进程启动超时，请检查系统资源后重试")
+                    worker.process.kill()
+                    self._finish(worker, "timeout", None, f"over {self.timeout_s:g} s")
+                    self._replace(worker)
+
+    def _deadline(self, worker: _Worker) -> float:
+        return worker.started + (self.timeout_s if worker.ready else _START_TIMEOUT_S)
+
+    def _collect(self, worker: _Worker) -> None:
+        """Take a worker's message (ready, or a task's reply), or record its death."""
+        try:
+            if worker.conn.poll():
+                message = worker.conn.recv()
+                if message == _READY:
+                    worker.ready = True
+                    return
+                index, status, result, detail = message
+                if index == worker.index:
+                    self._finish(worker, status, result, detail)
+                if worker.process.exitcode is None:
+                    return
+        except (EOFError, OSError):
+            pass
+        # The pipe closed or the process ended: the worker is gone.
+        worker.process.join(timeout=5)
+        if not worker.ready:
+            raise SandboxError(f"无法启动解析子进程（{worker.death()}），请检查运行环境")
+        if worker.index is not None:
+            self._finish(worker, "crashed", None, worker.death())
+        self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        self.workers.remove(worker)
+        worker.stop(kill=True)
+        self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
+
+    def _finish(self, worker: _Worker, status: str, result: Any, detail: str | None) -> None:
+        index = worker.index
+        assert index is not None
+        worker.index = None
+        seconds = time.monotonic() - worker.started
+        if status == "ok":
+            outcome: Outcome[Any] = Outcome(index, True, result, seconds=seconds)
+        else:
+            outcome = Outcome(
+                index,
+                False,
+                failure=status,  # type: ignore[arg-type]
+                message=self._message(status),
+                detail=detail,
+                seconds=seconds,
+            )
+        self.results[index] = outcome
+        self.remaining -= 1
+        if self.on_done is not None:
+            self.on_done(index, outcome)
+
+    def _message(self, status: str) -> str:
+        if status == "timeout":
+            return f"解析超过 {self.timeout_s:g} 秒，已中止（文件可能异常或过大）"
+        if status == "memory":
+            return f"解析所需内存超过 {self.memory_mb} MB，已中止（文件可能异常或过大）"
+        if status == "crashed":
+            return "解析时进程异常退出（可能是构造异常的文件）"
+        return "处理时发生程序内部错误，请将该文件交技术人员检查"
+
+    def kill_all(self) -> None:
+        for worker in self.workers:
+            if worker.process.exitcode is None:
+                worker.process.kill()
+
+    def close(self) -> None:
+        while self.workers:
+            self.workers.pop().stop(kill=False)
+
+    def outcomes(self) -> list[Outcome[Any]]:
+        missing = [i for i, o in enumerate(self.results) if o is None]
+        assert not missing, f"tasks without outcome: {missing[:5]}"
+        return self.results  # type: ignore[return-value]

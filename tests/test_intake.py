@@ -1,0 +1,548 @@
+"""Intake: returned files are identified, validated cell by cell, archived and recorded."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from reporting.intake.values import to_date
+from reporting.periods import Period
+from reporting.simulate import Filling
+from tests.conftest import Office
+
+FIXTURES = Path(__file__).parent / "fixtures" / "returns"
+ON_TIME = datetime(2014, 6, 3, 10, 0)
+LATE = datetime(2014, 6, 9, 16, 30)
+
+
+def edit(data: bytes, change) -> bytes:
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    change(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def codes(check) -> set[str]:
+    return {f.code for f in check.findings}
+
+
+def finding(check, code):
+    hits = [f for f in check.findings if f.code == code]
+    assert hits, [(f.code, f.message) for f in check.findings]
+    return hits[0]
+
+
+def stored(office: Office, unit: str, period: str = "2014-05"):
+    with office.store() as store:
+        sub = store.current_submission(unit, period)
+        assert sub is not None
+        return (
+            sub,
+            store.values_for([sub.id])[sub.id],
+            store.activities_for([sub.id])[sub.id],
+            store.ledger_rows_for([sub.id])[sub.id],
+        )
+
+
+def assert_round_trip(office: Office, unit: str, filling: Filling) -> None:
+    sub, values, activities, ledgers = stored(office, unit)
+    assert sub.state == "accepted"
+    for code, value in filling.indicators.items():
+        got = values[code]
+        if isinstance(value, bool) or value in ("是", "否"):
+            assert got == (value in (True, "是")), code
+        elif isinstance(value, int | float):
+            assert got == pytest.approx(float(value)), code
+        elif isinstance(value, date):
+            assert to_date(got) == value, code
+        else:
+            assert got == value, code
+    by_code = {a.activity_code: a for a in activities}
+    for code, fields in filling.activities.items():
+        row = by_code[code]
+        for key, value in fields.items():
+            assert getattr(row, key) == value, (code, key)
+    for name, rows in filling.ledgers.items():
+        got = [r.data for r in ledgers if r.ledger == name]
+        assert len(got) == len(rows)
+        for want, have in zip(rows, got, strict=True):
+            for column, value in want.items():
+                expect = float(value) if isinstance(value, int) else value
+                assert have[column] == expect, (name, column)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def test_openpyxl_filled_return_round_trips(office: Office):
+    filling = office.filling("SX01", seed=7)
+    office.drop("杭州市卫健委5月报表.xlsx", office.filled("SX01", filling))
+    result = office.collect(received_at=ON_TIME)
+    assert result.ok and result.totals["accepted"] == 1
+    report = result.files[0]
+    assert (report.unit, report.period, report.kind, report.late) == (
+        "SX01",
+        "2014-05",
+        "unit",
+        False,
+    )
+    assert_round_trip(office, "SX01", filling)
+    sub = stored(office, "SX01")[0]
+    archived = office.ws.root / sub.archive_path
+    assert archived == office.ws.archive / "2014-05" / "SX01" / f"{sub.sha256}.xlsx"
+    assert archived.read_bytes() == (office.ws.inbox / "杭州市卫健委5月报表.xlsx").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["lo_resaved_SX03.xlsx", "lo_saved_SX04.xls"])
+def test_libreoffice_saved_returns_round_trip(tmp_path: Path, name: str):
+    """Files re-saved by LibreOffice (xlsx and old .xls) — see fixtures/returns/make_fixtures.py."""
+    from reporting.plan import snapshot
+    from reporting.plan.example import write_plan
+
+    office = Office(tmp_path / "lo")
+    plan_result = snapshot.load((FIXTURES / "plan-snapshot.json").read_text("utf-8"))
+    write_plan(office.ws.plan_path, plan_result.sheets)
+    (office.ws.root / ".form-key").write_text((FIXTURES / "form-key.txt").read_text())
+    shutil.copy(FIXTURES / name, office.ws.inbox / name)
+    expected = json.loads((FIXTURES / "expected.json").read_text("utf-8"))[name]
+    result = office.collect(received_at=ON_TIME)
+    assert result.ok, result.as_json()
+    assert result.files[0].findings == ()
+
+    def parse(value):
+        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            return date.fromisoformat(value)
+        return value
+
+    filling = Filling(
+        activities={
+            k: {f: parse(v) for f, v in d.items()} for k, d in expected["activities"].items()
+        },
+        indicators={k: parse(v) for k, v in expected["indicators"].items()},
+        ledgers={
+            k: [{c: parse(v) for c, v in r.items()} for r in rows]
+            for k, rows in expected["ledgers"].items()
+        },
+    )
+    assert_round_trip(office, expected["unit"], filling)
+
+
+# --------------------------------------------------------------------------- one test per code
+
+
+def test_unreadable_truncated_file(office: Office):
+    data = office.filled("SX01")
+    office.drop("cut.xlsx", data[: len(data) // 2])
+    result = office.collect(received_at=ON_TIME)
+    f = result.files[0]
+    assert f.state == "rejected" and f.unit is None
+    assert [x.code for x in f.findings] == ["unreadable"]
+    assert not result.ok
+
+
+def test_encrypted_workbook(office: Office):
+    # made by fixtures/returns/make_encrypted.py (msoffcrypto-tool, password 1234)
+    office.drop("加密.xlsx", (FIXTURES / "encrypted.xlsx").read_bytes())
+    result = office.collect(received_at=ON_TIME)
+    assert [x.code for x in result.files[0].findings] == ["encrypted"]
+    assert "密码" in result.files[0].findings[0].message
+
+
+def test_not_a_form(office: Office):
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "随便一个表格"
+    buf = io.BytesIO()
+    wb.save(buf)
+    check = office.check(buf.getvalue())
+    assert codes(check) == {"not-a-form"} and check.unit_code is None
+
+
+def test_metadata_missing_falls_back_to_instructions(office: Office):
+    data = edit(office.filled("SX02"), lambda wb: wb.remove(wb["_meta"]))
+    check = office.check(data)
+    assert check.unit_code == "SX02" and check.identified_by == "instructions"
+    assert finding(check, "metadata-missing").severity == "warning"
+    assert check.accepted
+
+
+def test_metadata_tampered_to_claim_another_unit(office: Office):
+    def claim(wb):
+        meta = wb["_meta"]
+        meta.sheet_state = "visible"
+        for row in meta.iter_rows(min_row=2):
+            if row[0].value == "unit_code":
+                row[1].value = "SX05"
+
+    check = office.check(edit(office.filled("SX02"), claim))
+    assert "metadata-tampered" in codes(check) and not check.accepted
+
+
+def test_unknown_unit(office: Office):
+    from reporting.plan.example import example_sheets, write_plan
+    from reporting.plan.load import require_plan
+
+    office.form("SX18")
+    office.collect(received_at=ON_TIME)  # records the plan version the form was made from
+    sheets = example_sheets()
+    sheets["单位"] = [r for r in sheets["单位"] if r[0] != "SX18"]
+    write_plan(office.ws.plan_path, sheets)
+    office.plan = require_plan(office.ws.plan_path)
+    office.drop("德清.xlsx", office.filled("SX18", Filling(indicators={"B01": 3})))
+    result = office.collect(received_at=ON_TIME)
+    # The form was made from the earlier plan version, which the store recorded.
+    assert "unknown-unit" in {x.code for x in result.files[0].findings}
+
+
+def test_wrong_period(office: Office):
+    check = office.check(office.filled("SX01"), period="2014-06")
+    f = finding(check, "wrong-period")
+    assert "2014年5月" in f.message and "2014年6月" in f.message
+
+
+def test_plan_changed_compatible_is_accepted_with_warning(office: Office):
+    from reporting.plan.example import example_sheets, write_plan
+
+    data = office.filled("SX01")
+    office.collect(received_at=ON_TIME)  # records the current plan version
+    sheets = example_sheets()
+    sheets["方案"][[r[0] for r in sheets["方案"]].index("联系电话")][1] = "0571-00000000"
+    write_plan(office.ws.plan_path, sheets)
+    office.drop("a.xlsx", data)
+    result = office.collect(received_at=ON_TIME)
+    f = result.files[0]
+    assert f.state == "accepted"
+    assert [(x.code, str(x.severity)) for x in f.findings] == [("plan-changed", "warning")]
+
+
+def test_plan_changed_incompatible_is_rejected(office: Office):
+    from reporting.plan.example import example_sheets, write_plan
+
+    data = office.filled("SX01")
+    office.collect(received_at=ON_TIME)
+    sheets = example_sheets()
+    sheets["月报指标"].append(["B10", "新增指标", "次", "整数", 0, None, "否", "求和", ""])
+    write_plan(office.ws.plan_path, sheets)
+    office.drop("a.xlsx", data)
+    result = office.collect(received_at=ON_TIME)
+    f = result.files[0]
+    assert f.state == "rejected" and "plan-changed" in {x.code for x in f.findings}
+    fb = openpyxl.load_workbook(f.feedback)
+    assert "B10" in [c.value for c in fb["月报数据"]["A"]]  # a fresh form of the new plan
+
+
+def test_structure_changed_inserted_column(office: Office):
+    check = office.check(edit(office.filled("SX01"), lambda wb: wb["月报数据"].insert_cols(3)))
+    f = finding(check, "structure-changed")
+    assert f.sheet == "月报数据" and "C2" in f.message
+
+
+def test_structure_changed_renamed_sheet(office: Office):
+    def rename(wb):
+        wb["整改台账"].title = "台账"
+
+    f = finding(office.check(edit(office.filled("SX01"), rename)), "structure-changed")
+    assert f.sheet == "整改台账" and "缺少工作表" in f.message
+
+
+def test_empty_return(office: Office):
+    check = office.check(office.form("SX01").read_bytes())
+    assert codes(check) == {"empty-return"}
+
+
+def set_cells(data: bytes, sheet: str, cells: dict[str, object]) -> bytes:
+    def change(wb):
+        for ref, value in cells.items():
+            wb[sheet][ref] = value
+
+    return edit(data, change)
+
+
+def test_required_missing(office: Office):
+    filling = office.filling("SX01")
+    filling.indicators.pop("B03")
+    f = finding(office.check(office.filled("SX01", filling)), "required-missing")
+    assert (f.sheet, f.cell, f.label) == ("月报数据", "F5", "B03 开展宣传报道次数")
+
+
+def test_type_error(office: Office):
+    data = set_cells(office.filled("SX01"), "月报数据", {"F3": "约50人"})
+    f = finding(office.check(data), "type-error")
+    assert (f.cell, f.label) == ("F3", "B01 参加学习人数") and "约50人" in f.message
+
+
+def test_numbers_typed_as_text_are_accepted(office: Office):
+    data = set_cells(office.filled("SX01"), "月报数据", {"F3": " ５０ ", "F5": "1,2"})
+    check = office.check(data)
+    values = {v.indicator_code: v.value for v in check.extracted.values}
+    assert values["B01"] == 50 and values["B03"] == 12
+
+
+def test_out_of_range(office: Office):
+    f = finding(
+        office.check(set_cells(office.filled("SX01"), "月报数据", {"F5": 501})), "out-of-range"
+    )
+    assert f.cell == "F5" and "0–500" in f.message
+
+
+def test_not_in_list(office: Office):
+    f = finding(
+        office.check(set_cells(office.filled("SX01"), "规定动作", {"G3": "做完了"})), "not-in-list"
+    )
+    assert (f.sheet, f.cell) == ("规定动作", "G3")
+
+
+def test_date_out_of_window(office: Office):
+    data = set_cells(
+        office.filled("SX01"), "规定动作", {"G3": "已完成", "H3": 1, "I3": datetime(2013, 12, 1)}
+    )
+    f = finding(office.check(data), "date-out-of-window")
+    assert f.cell == "I3" and "2014-04-10" in f.message
+
+
+def test_rule_violation_against_headcount(office: Office):
+    f = finding(
+        office.check(set_cells(office.filled("SX01"), "月报数据", {"F3": 127})), "rule-violation"
+    )
+    assert f.cell == "F3" and "126" in f.message
+
+
+def test_rule_violation_between_indicators(office: Office):
+    data = set_cells(office.filled("SX01"), "月报数据", {"F3": 10, "F4": 21})
+    f = finding(office.check(data), "rule-violation")
+    assert f.cell == "F4" and "参加学习人数" in f.message
+
+
+def test_too_long(office: Office):
+    data = set_cells(office.filled("SX01"), "月报数据", {"F11": "好" * 501})
+    assert finding(office.check(data), "too-long").cell == "F11"
+
+
+def test_duplicate_row(office: Office):
+    row = {
+        "问题描述": "学习不深入",
+        "整改措施": "集中学习",
+        "整改时限": date(2014, 9, 30),
+        "责任领导": "王",
+        "责任人": "李",
+        "整改状态": "整改中",
+    }
+    filling = office.filling("SX01")
+    filling.ledgers["整改台账"] = [row, dict(row)]
+    f = finding(office.check(office.filled("SX01", filling)), "duplicate-row")
+    assert (f.sheet, f.cell) == ("整改台账", "A4") and "第3行" in f.message
+
+
+@pytest.mark.parametrize(
+    ("cells", "cell", "severity"),
+    [
+        ({"G3": "已完成", "H3": 1, "I3": None}, "I3", "error"),  # done without a date
+        ({"G3": "进行中", "H3": None, "I3": datetime(2014, 4, 20)}, "I3", "warning"),
+        ({"G9": "已完成", "H9": 1, "I9": datetime(2014, 5, 20)}, "H9", "error"),  # A07 needs 2
+    ],
+)
+def test_activity_inconsistent(office: Office, cells, cell, severity):
+    f = finding(
+        office.check(set_cells(office.filled("SX01"), "规定动作", cells)), "activity-inconsistent"
+    )
+    assert (f.cell, str(f.severity)) == (cell, severity)
+
+
+def test_formula_uncalculated_is_never_read_as_zero(office: Office):
+    data = set_cells(office.filled("SX01"), "月报数据", {"F5": "=10+2"})
+    check = office.check(data)
+    f = finding(check, "formula-uncalculated")
+    assert f.cell == "F5"
+    values = {v.indicator_code: v.value for v in check.extracted.values}
+    assert values["B03"] is None
+
+
+def test_macro_present_is_a_warning(office: Office):
+    data = office.filled("SX01")
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                body = body.replace(b"sheet.main+xml", b"sheet.macroEnabled.main+xml")
+            out.writestr(item, body)
+        out.writestr("xl/vbaProject.bin", b"\0" * 64)
+    check = office.check(buf.getvalue())
+    assert finding(check, "macro-present").severity == "warning"
+
+
+def test_every_intake_code_has_a_test():
+    from reporting.findings import CATALOGUE
+
+    text = Path(__file__).read_text("utf-8")
+    missing = [c for c, e in CATALOGUE.items() if e.stage == "intake" and f'"{c}"' not in text]
+    assert not missing
+
+
+# --------------------------------------------------------------------------- batch behaviour
+
+
+def test_same_bytes_twice_is_one_submission_and_rerun_is_a_no_op(office: Office):
+    data = office.filled("SX01")
+    office.drop("a.xlsx", data)
+    office.drop("副本/a (1).xlsx", data)
+    first = office.collect(received_at=ON_TIME)
+    assert [f.state for f in first.files] == ["duplicate", "accepted"] or [
+        f.state for f in first.files
+    ] == ["accepted", "duplicate"]
+    t = first.totals
+    assert t["received"] == t["accepted"] + t["rejected"] + t["duplicate"] + t["skipped"]
+    with office.store() as store:
+        before = len(store.submissions())
+    again = office.collect(received_at=LATE)
+    assert {f.state for f in again.files} == {"duplicate"}
+    with office.store() as store:
+        assert len(store.submissions()) == before
+        sub = store.current_submission("SX01", "2014-05")
+        assert sub.received_at == ON_TIME and not sub.late
+
+
+def test_later_return_supersedes_earlier(office: Office):
+    office.drop("first.xlsx", office.filled("SX01", seed=1))
+    office.collect(received_at=ON_TIME)
+    second = office.filling("SX01", seed=2)
+    office.drop("second.xlsx", office.filled("SX01", second))
+    office.collect(received_at=datetime(2014, 6, 4, 9))
+    with office.store() as store:
+        subs = store.submissions(period="2014-05")
+        states = {s.original_name: s.state for s in subs}
+        assert states == {"first.xlsx": "superseded", "second.xlsx": "accepted"}
+    assert_round_trip(office, "SX01", second)
+
+
+def test_late_return(office: Office):
+    office.drop("late.xlsx", office.filled("SX01"))
+    result = office.collect(received_at=LATE)
+    f = result.files[0]
+    assert (f.state, f.late, f.days_late) == ("accepted", True, 4)  # deadline 2014-06-05
+    assert result.totals["late"] == 1
+
+
+def test_dry_run_records_and_writes_nothing(office: Office):
+    office.drop("bad.xlsx", set_cells(office.filled("SX01"), "月报数据", {"F3": "约50人"}))
+    result = office.collect(received_at=ON_TIME, dry_run=True)
+    assert result.files[0].state == "rejected"
+    assert not office.ws.archive.exists()
+    assert not (office.ws.outbox / "feedback").exists()
+    with office.store() as store:
+        assert store.submissions() == []
+
+
+def test_rejected_return_gets_feedback_and_chat_text(office: Office):
+    office.drop("bad.xlsx", set_cells(office.filled("SX01"), "月报数据", {"F3": "约50人"}))
+    result = office.collect(received_at=ON_TIME)
+    f = result.files[0]
+    folder = office.ws.outbox / "feedback" / "2014-05"
+    assert f.feedback == folder / "SX01_杭州市卫生计生委_退回修改.xlsx"
+    wb = openpyxl.load_workbook(f.feedback)
+    assert wb.sheetnames[0] == "问题清单"
+    issues = [[c.value for c in row] for row in wb["问题清单"].iter_rows(min_row=2)]
+    assert any(r[3:5] == ["F3", "B01 参加学习人数"] for r in issues if r[0])
+    assert wb["月报数据"]["F3"].value == "约50人"
+    assert wb["月报数据"]["F3"].comment is not None
+    assert wb["_meta"].sheet_state == "veryHidden"
+    chat = (office.ws.outbox / "feedback" / "2014-05" / "退回通知_2014-05.txt").read_text("utf-8")
+    assert "杭州市卫生计生委" in chat and "约50人" in chat
+
+
+def test_corrected_feedback_file_is_accepted(office: Office):
+    office.drop("bad.xlsx", set_cells(office.filled("SX01"), "月报数据", {"F3": "约50人"}))
+    feedback = office.collect(received_at=ON_TIME).files[0].feedback
+    fixed = set_cells(feedback.read_bytes(), "月报数据", {"F3": 126})
+    office.drop("改好了.xlsx", fixed)
+    result = office.collect(received_at=datetime(2014, 6, 4, 8))
+    new = next(f for f in result.files if f.path == "改好了.xlsx")
+    assert new.state == "accepted" and new.findings == (), new.as_json()
+    values = stored(office, "SX01")[1]
+    assert values["B01"] == 126
+
+
+def test_zip_of_returns_and_skipped_files(office: Office):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("附件/宁波.xlsx", office.filled("SX02"))
+        zf.writestr("附件/温州.xlsx", office.filled("SX03"))
+    office.drop("打包.zip", buf.getvalue())
+    office.drop("~$宁波.xlsx", b"lock")
+    result = office.collect(received_at=ON_TIME)
+    states = {f.path: f.state for f in result.files}
+    assert states["打包.zip!附件/宁波.xlsx"] == "accepted"
+    assert states["打包.zip!附件/温州.xlsx"] == "accepted"
+    assert states["~$宁波.xlsx"] == "skipped"
+    assert result.totals["received"] == 3
+
+
+def test_collect_lock_refuses_a_second_run(office: Office):
+    from reporting.store import StoreLocked
+
+    with office.store() as store, store.lock("collect"), pytest.raises(StoreLocked):
+        office.collect(received_at=ON_TIME)
+
+
+def test_interrupted_run_is_completed_by_the_next(office: Office, monkeypatch):
+    """A crash after archiving, before recording: the next run records the file once."""
+    from reporting.intake import collect as collect_mod
+
+    office.drop("a.xlsx", office.filled("SX01"))
+    office.drop("b.xlsx", office.filled("SX02"))
+    calls = {"n": 0}
+    real = collect_mod.Store.record_submission
+
+    def dying(self, rec, run_id):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the clerk pressed Ctrl+C mid-batch
+        return real(self, rec, run_id)
+
+    monkeypatch.setattr(collect_mod.Store, "record_submission", dying)
+    with pytest.raises(KeyboardInterrupt):
+        office.collect(received_at=ON_TIME)
+    monkeypatch.setattr(collect_mod.Store, "record_submission", real)
+    result = office.collect(received_at=ON_TIME)
+    assert sorted(f.state for f in result.files) == ["accepted", "duplicate"]
+    with office.store() as store:
+        assert len(store.submissions(states=["accepted"])) == 2
+        assert store.integrity_check() == []
+
+
+def test_collect_json_contract(office: Office):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    office.drop("ok.xlsx", office.filled("SX01"))
+    office.drop("bad.xlsx", set_cells(office.filled("SX02"), "月报数据", {"F5": 9999}))
+    runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+    res = runner.invoke(
+        app, ["collect", "-w", str(office.ws.root), "--json", "--received-at", "2014-06-03T10:00"]
+    )
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)
+    assert set(data["totals"]) >= {"received", "accepted", "rejected", "duplicate", "skipped"}
+    files = {f["path"]: f for f in data["files"]}
+    assert files["ok.xlsx"]["state"] == "accepted" and files["ok.xlsx"]["unit"] == "SX01"
+    assert files["bad.xlsx"]["findings"][0] == {
+        "code": "out-of-range",
+        "severity": "error",
+        "sheet": "月报数据",
+        "cell": "F5",
+        "message": files["bad.xlsx"]["findings"][0]["message"],
+    }
+    for f in data["files"]:
+        assert {"path", "sha256", "unit", "period", "kind", "state", "findings"} <= set(f)
+    ok = runner.invoke(app, ["collect", "-w", str(office.ws.root), "--json"])
+    assert ok.exit_code == 0  # nothing new: all duplicates
+    assert Period(2014, 5)

@@ -1,0 +1,209 @@
+"""Worker processes with limits: crashes, hangs, memory hogs and bugs stay out of the caller.
+
+The task functions are module-level so that forkserver workers can import them by name.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import random
+import time
+import zipfile
+
+import pytest
+
+from reporting.intake.reader import read_workbook_task
+from reporting.intake.sandbox import Outcome, run_isolated
+
+_GIB = 1024 * 1024 * 1024
+
+
+def behave(task: object) -> object:
+    """A task function that misbehaves on request."""
+    if task == "abort":
+        os.abort()
+    if task == "exit":
+        os._exit(3)
+    if task == "sleep":
+        time.sleep(30)
+    if task == "hog":
+        return len(bytearray(2 * _GIB))
+    if task == "raise":
+        raise ValueError("坏输入")
+    if isinstance(task, tuple):  # ("nap", seconds, value)
+        time.sleep(task[1])
+        return task[2]
+    return task
+
+
+def calamine_only(data: bytes) -> int:
+    """Read with calamine directly, without the reader's pre-checks."""
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    try:
+        return len(book.get_sheet_by_index(0).to_python(skip_empty_area=False))
+    finally:
+        book.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_children() -> object:
+    yield
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "fork"])
+def test_every_kind_of_failure_is_an_outcome_and_the_batch_goes_on(start_method: str) -> None:
+    tasks = [1, "abort", 2, "sleep", "hog", "raise", "exit", "三"]
+    done: list[int] = []
+    outcomes = run_isolated(
+        behave,
+        tasks,
+        workers=2,
+        timeout_s=1,
+        on_done=lambda i, o: done.append(i),
+        start_method=start_method,
+    )
+
+    assert [o.index for o in outcomes] == list(range(len(tasks)))
+    assert sorted(done) == list(range(len(tasks)))
+    summary = [(o.ok, o.result if o.ok else o.failure) for o in outcomes]
+    assert summary == [
+        (True, 1),
+        (False, "crashed"),
+        (True, 2),
+        (False, "timeout"),
+        (False, "memory"),
+        (False, "error"),
+        (False, "crashed"),
+        (True, "三"),
+    ]
+    by_failure = {o.failure: o for o in outcomes if not o.ok}
+    assert by_failure["crashed"].message == "解析时进程异常退出（可能是构造异常的文件）"
+    assert (by_failure["timeout"].message or "").startswith("解析超过 1 秒，已中止")
+    assert (by_failure["memory"].message or "").startswith("解析所需内存超过 500 MB，已中止")
+    assert by_failure["error"].detail == "ValueError('坏输入')"
+    assert outcomes[1].detail == "worker killed by SIGABRT"
+    assert outcomes[6].detail == "worker exited with code 3"
+
+
+def test_order_is_input_order_whatever_the_finishing_order() -> None:
+    tasks = [("nap", 0.2, "slow"), ("nap", 0.0, "fast"), ("nap", 0.05, "mid"), 4]
+    finished: list[int] = []
+    outcomes = run_isolated(behave, tasks, workers=3, on_done=lambda i, o: finished.append(i))
+    assert [o.result for o in outcomes] == ["slow", "fast", "mid", 4]
+    assert finished[-1] == 0  # the slow one finished last
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_single_worker_still_isolates(workers: int) -> None:
+    outcomes = run_isolated(behave, ["abort", "a", "exit", "b"], workers=workers)
+    assert [o.result if o.ok else o.failure for o in outcomes] == ["crashed", "a", "crashed", "b"]
+
+
+def test_no_tasks_no_processes() -> None:
+    assert run_isolated(behave, []) == []
+
+
+def test_interrupt_stops_every_worker() -> None:
+    def interrupt(index: int, outcome: Outcome[object]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(behave, ["a", "sleep", "sleep", "b"], workers=3, on_done=interrupt)
+    # the autouse fixture checks that no child is left
+
+
+def _far_cell_workbook(dimension: str | None) -> bytes:
+    """A 1 KB workbook with a real cell at XFD1048576: calamine would allocate 512 GB."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+            f'Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{main}">{dim}<sheetData>'
+            '<row r="1"><c r="A1"><v>1</v></c></row>'
+            '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+            "</sheetData></worksheet>"
+        ),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def _form() -> bytes:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet("数据")
+    for r in range(50):
+        ws.write_row(r, 0, [f"第{r + 1}项", r, r * 1.5, "已完成"])
+    wb.close()
+    return buf.getvalue()
+
+
+def test_a_cell_at_xfd1048576_never_reaches_the_caller() -> None:
+    form = _form()
+    honest = _far_cell_workbook(None)
+    lying = _far_cell_workbook("A1:A1")  # a dimension that lies: only the sandbox can help
+    tasks = [(form, "a.xlsx"), (honest, "far.xlsx"), (form, "b.xlsx")]
+    outcomes = run_isolated(read_workbook_task, tasks, workers=2, memory_mb=500)
+    assert all(o.ok for o in outcomes)
+    first, far, last = (o.result for o in outcomes)
+    assert first is not None and first.ok and last is not None and last.ok
+    assert far is not None and (far.code, far.reason) == ("unreadable", "too-large-extent")
+    assert "XFD1048576" in (far.message or "")
+
+    raw = run_isolated(calamine_only, [form, lying, form], workers=1, memory_mb=500)
+    assert [o.ok for o in raw] == [True, False, True]
+    assert raw[1].failure == "crashed"  # calamine aborted the worker, not us
+    assert raw[0].result == 50
+
+    reader_on_lie = run_isolated(read_workbook_task, [(lying, "lie.xlsx")], workers=1)
+    assert not reader_on_lie[0].ok and reader_on_lie[0].failure == "crashed"
+
+
+def test_corrupted_workbooks_never_raise_out_of_the_reader() -> None:
+    """Random bit flips and truncations: every outcome is a result or an isolated crash, never
+    an unexpected exception (which the sandbox would report as "error")."""
+    form = _form()
+    rnd = random.Random(20240301)
+    tasks: list[tuple[bytes, str]] = []
+    for _ in range(150):
+        data = bytearray(form)
+        pos = rnd.randrange(len(data))
+        data[pos] ^= 1 << rnd.randrange(8)
+        tasks.append((bytes(data), f"flip-{pos}"))
+    tasks += [(form[: rnd.randrange(len(form))], "truncated") for _ in range(30)]
+    outcomes = run_isolated(read_workbook_task, tasks, workers=2, timeout_s=5)
+    assert [o.detail for o in outcomes if o.failure == "error"] == []
+    failures = [o.result for o in outcomes if o.ok and o.result is not None and not o.result.ok]
+    assert failures and all(r.message and r.code == "unreadable" for r in failures)
