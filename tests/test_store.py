@@ -72,7 +72,7 @@ def test_open_creates_store_with_pragmas_and_records_migrations_once(tmp_path: P
         first = rows(s, "SELECT version, description, applied_at FROM schema_migrations")
         assert rows(s, "PRAGMA journal_mode") == [("wal",)]
         assert rows(s, "PRAGMA foreign_keys") == [(1,)]
-        assert rows(s, "PRAGMA synchronous") == [(2,)]  # FULL
+        assert rows(s, "PRAGMA synchronous") == [(1,)]  # NORMAL (see Store._connect)
         assert rows(s, "PRAGMA busy_timeout")[0][0] >= 1000
         tables = {r[0] for r in rows(s, "SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {

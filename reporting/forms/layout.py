@@ -16,6 +16,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from reporting.periods import Period
 from reporting.plan.model import Activity, Indicator, Ledger, LedgerColumn, Plan, Unit, ValueType
@@ -187,11 +188,16 @@ class FormLayout:
 
     def locked_cells(self) -> dict[tuple[str, str], str]:
         """Every locked cell whose content defines the layout, as text."""
+        return dict(self._locked)
+
+    @cached_property
+    def _locked(self) -> dict[tuple[str, str], str]:
         cells: dict[tuple[str, str], str] = {}
+        info = self.info_values()
         for i, label in enumerate(INFO_LABELS):
             row = INFO_FIRST_ROW + i
             cells[(INSTRUCTIONS, a1(row, 1))] = label
-            cells[(INSTRUCTIONS, a1(row, 2))] = self.info_values()[label]
+            cells[(INSTRUCTIONS, a1(row, 2))] = info[label]
         for c, col in enumerate(ACTIVITY_COLUMNS, start=1):
             cells[(ACTIVITIES, a1(HEADER_ROW, c))] = col.header
         for slot in self.activities:
@@ -207,7 +213,8 @@ class FormLayout:
                 cells[(ls.sheet, a1(HEADER_ROW, ls.column(i)))] = ledger_header(column)
         return cells
 
-    def fingerprint(self) -> str:
+    @cached_property
+    def _fingerprint(self) -> str:
         blob = json.dumps(
             [
                 list(self.sheet_names),
@@ -216,6 +223,9 @@ class FormLayout:
             ensure_ascii=False,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
 
 
 def activity_locked_values(plan: Plan, activity: Activity) -> list[str]:

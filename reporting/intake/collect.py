@@ -132,13 +132,22 @@ class CollectResult:
 
 # --------------------------------------------------------------------------- worker side
 
+
 # Workers are started by a fork server (safe beside the progress bar's thread), so they do not
 # inherit our memory: the context is pickled to a file once per run and each worker loads it
 # once, on its first task.
-_CONTEXTS: dict[str, IntakeContext] = {}
+@dataclass(frozen=True)
+class _WorkerContext:
+    intake: IntakeContext
+    archive: Path | None  # None in a dry run: nothing is written
+    feedback: Path | None  # outbox/feedback; None in a dry run
+    received_at: datetime
 
 
-def _context(path: str) -> IntakeContext:
+_CONTEXTS: dict[str, _WorkerContext] = {}
+
+
+def _context(path: str) -> _WorkerContext:
     ctx = _CONTEXTS.get(path)
     if ctx is None:
         with open(path, "rb") as fh:
@@ -152,18 +161,73 @@ def _context(path: str) -> IntakeContext:
 class _Checked:
     read: ReadResult
     check: FormCheck | None
+    archived: Path | None = None
+    feedback: Path | None = None
 
 
-def _check_task(task: tuple[bytes, str, str]) -> _Checked:
-    data, name, context_path = task
-    read = read_workbook(data, name)
-    if not read.ok or read.book is None:
+def _check_task(task: tuple[Source, str, str]) -> _Checked:
+    """In a worker: read the file again (the parent sends its place, not its bytes), check it
+    and archive the original. Only a small result goes back."""
+    source, sha, context_path = task
+    ctx = _context(context_path)
+    try:
+        data = source.read_bytes()
+    except SourceUnavailable as exc:
+        return _Checked(ReadResult("", code="unreadable", message=str(exc)), None)
+    if hashlib.sha256(data).hexdigest() != sha:
         return _Checked(
-            ReadResult(read.kind, None, read.code, read.reason, read.message, read.detail), None
+            ReadResult(
+                "",
+                code="unreadable",
+                reason="changed",
+                message="文件在处理过程中被改动，请重新运行 collect",
+            ),
+            None,
         )
-    check = check_workbook(read.book, _context(context_path))
-    # Only the small result crosses back to the parent.
-    return _Checked(ReadResult(read.kind), check)
+    read = read_workbook(data, source.display)
+    check = None
+    if read.ok and read.book is not None:
+        check = check_workbook(read.book, ctx.intake)
+        read = ReadResult(read.kind)
+    archived = None
+    if ctx.archive is not None:
+        unit = check.unit_code if check else None
+        period = check.period if check else None
+        archived = archive_original(ctx.archive, data, sha, source.kind or "unknown", unit, period)
+    feedback = None
+    if ctx.feedback is not None and check is not None:
+        feedback = write_feedback(ctx.feedback, check, ctx.intake, source.display, ctx.received_at)
+    return _Checked(read, check, archived, feedback)
+
+
+def write_feedback(
+    folder: Path, check: FormCheck, ctx: IntakeContext, source: str, received: datetime
+) -> Path | None:
+    """The unit's 退回修改 / 审核提示 workbook, in outbox/feedback/<period>/."""
+    if check.unit_code is None or check.period is None:
+        return None
+    form_plan = ctx.plans.get(check.plan_version or "")
+    fb = build_feedback(
+        check, ctx.current, form_plan, ctx.key or b"", source, received, check.accepted
+    )
+    if fb is None:
+        return None
+    path = folder / check.period / fb.filename
+    atomic_write_bytes(path, fb.data, durable=False)
+    return path
+
+
+def archive_original(
+    archive: Path, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
+) -> Path:
+    """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified by hash."""
+    ext = _EXT.get(kind, "bin")
+    path = archive / (period or "未识别") / (unit or "未识别") / f"{sha}.{ext}"
+    if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
+        atomic_write_bytes(path, data)
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+            raise ReportingError(f"存档 {path} 校验失败，磁盘可能有问题；已停止，收件箱未改动")
+    return path
 
 
 # --------------------------------------------------------------------------- parent side
@@ -197,8 +261,18 @@ def collect(
         with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
             context_path = str(Path(tmp) / "context.pickle")
             with open(context_path, "wb") as fh:
-                pickle.dump(IntakeContext(plan, plans, key, collecting), fh)
-            run = _Run(ws, store, plan, plans, key, result, received_at, now, dry_run, context_path)
+                intake = IntakeContext(plan, plans, key, collecting)
+                started = received_at or now()
+                pickle.dump(
+                    _WorkerContext(
+                        intake,
+                        None if dry_run else ws.archive,
+                        None if dry_run else ws.outbox / FEEDBACK_DIR,
+                        started,
+                    ),
+                    fh,
+                )
+            run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path)
             sources = scan_inbox(ws.inbox, ws.root)
             total = len(sources)
             done = 0
@@ -264,14 +338,13 @@ class _Run:
         plans: dict[str, Plan],
         key: bytes,
         result: CollectResult,
-        received_at: datetime | None,
-        now: Callable[[], datetime],
+        received_at: datetime,
         dry_run: bool,
         context_path: str,
     ) -> None:
         self.ws, self.store, self.plan, self.plans, self.key = ws, store, plan, plans, key
         self.context_path = context_path
-        self.result, self.fixed_time, self.now, self.dry_run = result, received_at, now, dry_run
+        self.result, self.received_at, self.dry_run = result, received_at, dry_run
         self.seen: dict[str, str] = {}  # sha → display, within this run
         self.periods: set[str] = set()
 
@@ -318,7 +391,7 @@ class _Run:
         done: int,
         total: int,
     ) -> int:
-        tasks: list[tuple[bytes, str, str]] = []
+        tasks: list[tuple[Source, str, str]] = []
         todo: list[tuple[Source, str, bytes]] = []
         for source in sources:
             try:
@@ -338,28 +411,37 @@ class _Run:
                 done += 1
                 continue
             self.seen[sha] = source.display
-            tasks.append((data, source.display, self.context_path))
+            tasks.append((source, sha, self.context_path))
             todo.append((source, sha, data))
         if progress:
             progress(done, total)
         counter = [done]
+        finished: dict[int, Outcome[_Checked]] = {}
+        recorded = [0]
 
-        def tick(_index: int, _outcome: Outcome[_Checked]) -> None:
+        def flush() -> None:
+            # Record in inbox order as soon as the next file's check is back, so the store and
+            # archive work overlaps with the workers' parsing and the order stays deterministic.
+            while recorded[0] in finished:
+                i = recorded[0]
+                source, sha, data = todo[i]
+                self.record(source, sha, data, finished.pop(i))
+                recorded[0] += 1
+
+        def tick(index: int, outcome: Outcome[_Checked]) -> None:
             counter[0] += 1
+            finished[index] = outcome
+            flush()
             if progress:
                 progress(counter[0], total)
 
-        outcomes = (
+        if tasks:
             run_isolated(_check_task, tasks, workers=workers or os.cpu_count() or 1, on_done=tick)
-            if tasks
-            else []
-        )
-        for (source, sha, data), outcome in zip(todo, outcomes, strict=True):
-            self.record(source, sha, data, outcome)
+        flush()
         return counter[0]
 
     def record(self, source: Source, sha: str, data: bytes, outcome: Outcome[_Checked]) -> None:
-        received = self.fixed_time or self.now()
+        received = self.received_at
         check: FormCheck | None = None
         kind = source.kind or "unknown"
         if not outcome.ok or outcome.result is None:
@@ -397,8 +479,10 @@ class _Run:
         if self.dry_run:
             self.result.files.append(report)
             return
-        archive = self.archive(data, sha, kind, unit, period)
-        feedback = self.feedback(check, source, received, accepted) if check else None
+        archive = outcome.result.archived if outcome.ok and outcome.result else None
+        if archive is None:  # the worker died before archiving: keep the original here
+            archive = archive_original(self.ws.archive, data, sha, kind, unit, period)
+        feedback = outcome.result.feedback if outcome.ok and outcome.result else None
         rec = SubmissionRecord(
             sha256=sha,
             original_name=Path(source.member or source.display).name,
@@ -423,35 +507,6 @@ class _Run:
         if period:
             self.periods.add(period)
         self.result.files.append(FileReport(**{**report.__dict__, "feedback": feedback}))
-
-    def archive(
-        self, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
-    ) -> Path:
-        """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified."""
-        ext = _EXT.get(kind, "bin")
-        folder = self.ws.archive / (period or "未识别") / (unit or "未识别")
-        path = folder / f"{sha}.{ext}"
-        if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
-            atomic_write_bytes(path, data)
-            if hashlib.sha256(path.read_bytes()).hexdigest() != sha:
-                raise ReportingError(f"存档 {path} 校验失败，磁盘可能有问题；已停止，收件箱未改动")
-        return path
-
-    def feedback(
-        self, check: FormCheck, source: Source, received: datetime, accepted: bool
-    ) -> Path | None:
-        if check.unit_code is None or check.period is None:
-            return None
-        folder = self.ws.outbox / FEEDBACK_DIR / check.period
-        form_plan = self.plans.get(check.plan_version or "")
-        fb = build_feedback(
-            check, self.plan, form_plan, self.key, source.display, received, accepted
-        )
-        if fb is None:
-            return None
-        path = folder / fb.filename
-        atomic_write_bytes(path, fb.data, durable=False)
-        return path
 
     def write_notices(self) -> list[Path]:
         """Per period touched: the texts to paste into chat for every unit whose current return

@@ -712,11 +712,13 @@ def _check_ledger(
     columns = slot.ledger.columns
     rows: list[LedgerRow] = []
     seen: dict[tuple[str, ...], int] = {}
-    for r in range(slot.first_row, slot.last_row + 1):
-        raw = [
-            None if (slot.sheet, a1(r, slot.column(i))) in skip else sheet.value(r, slot.column(i))
-            for i in range(len(columns))
-        ]
+    cols = [slot.column(i) for i in range(len(columns))]
+    skip_here = {ref for s, ref in skip if s == slot.sheet}
+    for r in range(slot.first_row, min(slot.last_row, sheet.n_rows) + 1):
+        line = sheet.rows[r - 1]
+        raw = [line[c - 1] if c <= len(line) else None for c in cols]
+        if skip_here:
+            raw = [None if a1(r, c) in skip_here else v for c, v in zip(cols, raw, strict=True)]
         if all(is_blank(v) for v in raw):
             continue
         label = f"{slot.sheet} 第{r}行"
