@@ -1,0 +1,145 @@
+"""Shared pieces of the command line: consoles, options, error translation, progress bars.
+
+Every command module renders with these and translates library errors in one place
+(:func:`errors`): a Chinese message on stderr and a fixed exit code (README: 0 ok, 1 findings
+or failure, 2 usage). Tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reporting.errors import PlanError, ReportingError, UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# Click and Typer print their own words through gettext; users read Chinese only.
+_ZH = {
+    "Show this message and exit.": "显示本帮助并退出。",
+    "Usage:": "用法：",
+    "Usage: ": "用法：",
+    "Options": "选项",
+    "Commands": "命令",
+    "Arguments": "参数",
+    "Error": "错误",
+    "Error: {message}": "错误：{message}",
+    "Aborted!": "已中止。",
+    "Aborted.": "已中止。",
+    "Missing argument": "缺少参数",
+    "Missing option": "缺少选项",
+    "Missing parameter": "缺少参数",
+    "Missing command.": "缺少命令。",
+    "No such command {name!r}.": "没有命令 {name!r}。",
+    "No such option: {name}": "没有选项：{name}",
+    "Invalid value for {param_hint}: {message}": "{param_hint} 的值无效：{message}",
+    "Invalid value: {message}": "值无效：{message}",
+    "Try '{command} {option}' for help.": "运行 '{command} {option}' 查看帮助。",
+    "[default: {}]": "[默认：{}]",
+    "[required]": "[必填]",
+    "{value!r} is not a valid {number_type}.": "{value!r} 不是有效的{number_type}。",
+    "Option {name!r} does not take a value.": "选项 {name!r} 不带值。",
+}
+
+
+def install_chinese() -> None:
+    import click.core
+    import click.decorators
+    import click.exceptions
+    import click.formatting
+    import click.types
+    import typer.rich_utils as ru
+
+    def translate(message: str) -> str:
+        return _ZH.get(message, message)
+
+    for module in (click.core, click.decorators, click.exceptions, click.formatting, click.types):
+        module._ = translate  # type: ignore[attr-defined]
+    ru.OPTIONS_PANEL_TITLE = "选项"
+    ru.COMMANDS_PANEL_TITLE = "命令"
+    ru.ARGUMENTS_PANEL_TITLE = "参数"
+    ru.ERRORS_PANEL_TITLE = "错误"
+    ru.ABORTED_TEXT = "已中止。"
+    ru.DEFAULT_STRING = "[默认：{}]"
+    ru.REQUIRED_LONG_STRING = "[必填]"
+    ru.RICH_HELP = "运行 [blue]'{command_path} {help_option}'[/] 查看帮助。"
+
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+state = {"debug": False}
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="工作区文件夹（含 plan.xlsx、inbox/、outbox/）")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出结果，便于其他程序读取")]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="报送期，如 2014-05")]
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Translate library errors into a Chinese message on stderr and a fixed exit code."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except UsageError as exc:
+        err.print(f"[red]参数错误：[/red]{exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    except PlanError as exc:
+        err.print(f"[red]方案有误：[/red]{exc}")
+        print_findings(exc.findings, console=err)
+        raise typer.Exit(EXIT_FAILED) from exc
+    except ReportingError as exc:
+        err.print(f"[red]无法继续：[/red]{exc}")
+        raise typer.Exit(EXIT_FAILED) from exc
+    except Exception as exc:  # the one blanket catch: the CLI edge
+        if state["debug"]:
+            raise
+        err.print(f"[red]程序内部错误：[/red]{type(exc).__name__}: {exc}")
+        err.print("请加 --debug 重新运行并把输出发给维护人员。")
+        raise typer.Exit(EXIT_FAILED) from exc
+
+
+def echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def print_findings(findings: Any, console: Console = out) -> None:
+    if not findings:
+        return
+    table = Table(title="问题清单", show_lines=False, expand=False)
+    for col in ("级别", "位置", "代码", "说明"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        level = "[red]错误[/red]" if f.is_error else "[yellow]提示[/yellow]"
+        table.add_row(level, f.where(), f.code, f.message)
+    console.print(table)
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar; yields the callback the library calls as work completes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        f"[bold]{label}[/bold]",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -1,0 +1,251 @@
+"""The facts of a month, read once from the store into plain data.
+
+Everything after this module (status, collation, scoring, reports) is a pure function of a
+:class:`Month`, so it can be tested without a disk. Rules, in one place:
+
+* **State of a unit for a period** — ``on-time``: it has an accepted return and the *first*
+  accepted return of the period (a later revision keeps the unit on time) arrived by the
+  deadline; ``late``: the same, after the deadline; ``rejected``: only rejected returns;
+  ``missing``: nothing at all. Superseded and rejected returns never count as data.
+* **Activities are cumulative**: an activity is *done* once any current accepted return of a
+  period up to this one reports it 已完成 with at least 最少次数; the earliest such date counts.
+  It is *overdue* when its deadline is on or before the period's last day and it is not done,
+  *not yet due* when the deadline is later.
+* **Ledgers are running lists**: a unit's items are the union of its current accepted returns up
+  to this period, an item being identified by its first column (e.g. 问题描述); the latest
+  return's version of an item wins. An item is *done* when its status column holds the plan's
+  完成值, *overdue* when its deadline is on or before the period's last day and it is not done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from reporting.findings import Finding
+from reporting.periods import Period
+from reporting.plan.model import Activity, Ledger, LedgerRole, Plan, Unit
+from reporting.store import ActivityRow, LedgerRow, Store, SubmissionInfo
+
+STATES = ("on-time", "late", "rejected", "missing")
+STATE_LABELS = {
+    "on-time": "按时报送",
+    "late": "逾期报送",
+    "rejected": "退回待改",
+    "missing": "未报送",
+}
+
+
+@dataclass(frozen=True)
+class ActivityStatus:
+    activity: Activity
+    done: bool
+    count: int  # largest count reported
+    done_date: date | None
+    participants: int | None
+    form: str | None
+    evidence: str | None
+    overdue: bool
+    due: bool  # deadline on or before the period's end
+
+    @property
+    def label(self) -> str:
+        if self.done:
+            return "已完成"
+        return "逾期未完成" if self.overdue else "未到期"
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    ledger: str
+    data: dict[str, Any]
+    done: bool
+    overdue: bool
+    deadline: date | None
+    period: str  # period of the return it was last reported in
+
+
+@dataclass(frozen=True)
+class UnitMonth:
+    unit: Unit
+    state: str
+    submission: SubmissionInfo | None  # the current accepted return (or latest rejected one)
+    first_received: datetime | None  # first accepted return of the period
+    days_late: int
+    values: dict[str, Any]
+    activities: tuple[ActivityStatus, ...]
+    ledger_items: tuple[LedgerItem, ...]
+    problems: tuple[Finding, ...] = ()  # of the latest rejected return, when rejected
+
+    @property
+    def reported(self) -> bool:
+        return self.state in ("on-time", "late")
+
+    def activity(self, code: str) -> ActivityStatus | None:
+        return next((a for a in self.activities if a.activity.code == code), None)
+
+
+@dataclass(frozen=True)
+class Month:
+    plan: Plan
+    period: Period
+    deadline: date
+    units: tuple[UnitMonth, ...]
+    history: dict[str, dict[str, str]] = field(default_factory=dict)  # period → unit → state
+
+    def unit(self, code: str) -> UnitMonth | None:
+        return next((u for u in self.units if u.unit.code == code), None)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_month(store: Store, plan: Plan, period: Period) -> Month:
+    """Read the store once and build the month's facts (every period up to ``period``)."""
+    subs = [
+        s
+        for s in store.submissions(kind="unit")
+        if s.unit_code and s.period and Period.parse(s.period) <= period
+    ]
+    periods = [p for p in plan.periods() if p <= period] or [period]
+    by_unit_period: dict[tuple[str, str], list[SubmissionInfo]] = {}
+    for s in subs:
+        by_unit_period.setdefault((s.unit_code, s.period), []).append(s)  # type: ignore[arg-type]
+
+    current: dict[tuple[str, str], SubmissionInfo] = {}
+    for key, items in by_unit_period.items():
+        accepted = [s for s in items if s.state == "accepted"]
+        if accepted:
+            current[key] = max(accepted, key=lambda s: (s.received_at, s.id))
+    cumulative_ids = [s.id for s in current.values()]
+    activities = store.activities_for(cumulative_ids)
+    ledgers = store.ledger_rows_for(cumulative_ids)
+    this_ids = [s.id for (u, p), s in current.items() if p == str(period)]
+    values = store.values_for(this_ids)
+    rejected_latest: dict[str, SubmissionInfo] = {}
+    for (unit, p), items in by_unit_period.items():
+        if p == str(period) and (unit, p) not in current:
+            rejected_latest[unit] = max(items, key=lambda s: (s.received_at, s.id))
+    problems = store.findings_for_many([s.id for s in rejected_latest.values()])
+
+    history: dict[str, dict[str, str]] = {}
+    for p in periods:
+        history[str(p)] = {
+            u.code: _state(plan, p, by_unit_period.get((u.code, str(p)), []))[0] for u in plan.units
+        }
+
+    units = []
+    for unit in plan.units:
+        items = by_unit_period.get((unit.code, str(period)), [])
+        state, first, days_late = _state(plan, period, items)
+        own = sorted(
+            (s for (u, _), s in current.items() if u == unit.code),
+            key=lambda s: (s.period or "", s.received_at),
+        )
+        sub = current.get((unit.code, str(period))) or rejected_latest.get(unit.code)
+        units.append(
+            UnitMonth(
+                unit=unit,
+                state=state,
+                submission=sub,
+                first_received=first,
+                days_late=days_late,
+                values=values.get(sub.id, {})
+                if sub is not None and sub.state == "accepted"
+                else {},
+                activities=activity_statuses(
+                    plan, unit, period, [a for s in own for a in activities.get(s.id, [])]
+                ),
+                ledger_items=ledger_items(
+                    plan, period, [(s.period or "", r) for s in own for r in ledgers.get(s.id, [])]
+                ),
+                problems=tuple(problems.get(sub.id, ())) if state == "rejected" and sub else (),
+            )
+        )
+    return Month(plan, period, plan.deadline(period), tuple(units), history)
+
+
+def _state(
+    plan: Plan, period: Period, items: list[SubmissionInfo]
+) -> tuple[str, datetime | None, int]:
+    counted = [s for s in items if s.state in ("accepted", "superseded")]
+    if counted:
+        first = min(counted, key=lambda s: (s.received_at, s.id))
+        days = max(0, (first.received_at.date() - plan.deadline(period)).days)
+        return ("late" if days > 0 else "on-time"), first.received_at, days
+    if items:
+        return "rejected", None, 0
+    return "missing", None, 0
+
+
+# --------------------------------------------------------------------------- pure rules
+
+
+def activity_statuses(
+    plan: Plan, unit: Unit, period: Period, records: list[ActivityRow]
+) -> tuple[ActivityStatus, ...]:
+    """Cumulative status of each activity that applies to ``unit`` at the end of ``period``."""
+    out = []
+    end = period.last_day
+    for activity in plan.activities_for(unit):
+        mine = [r for r in records if r.activity_code == activity.code]
+        done_rows = [
+            r for r in mine if r.status == "已完成" and (r.count or 0) >= activity.min_count
+        ]
+        best = max(mine, key=lambda r: r.count or 0, default=None)
+        first_done = min(done_rows, key=lambda r: r.done_date or date.max, default=None)
+        done = first_done is not None
+        due = activity.deadline <= end
+        shown = first_done or best
+        out.append(
+            ActivityStatus(
+                activity=activity,
+                done=done,
+                count=max((r.count or 0) for r in mine) if mine else 0,
+                done_date=first_done.done_date if first_done else None,
+                participants=shown.participants if shown else None,
+                form=shown.form if shown else None,
+                evidence=shown.evidence if shown else None,
+                overdue=due and not done,
+                due=due,
+            )
+        )
+    return tuple(out)
+
+
+def ledger_items(
+    plan: Plan, period: Period, rows: list[tuple[str, LedgerRow]]
+) -> tuple[LedgerItem, ...]:
+    """Union of a unit's ledger rows over its returns (ordered oldest first); latest wins."""
+    end = period.last_day
+    items: dict[tuple[str, str], LedgerItem] = {}
+    for p, row in rows:
+        ledger = plan.ledger(row.ledger)
+        if ledger is None:
+            continue
+        key = (ledger.name, _identity(ledger, row.data))
+        done, deadline = _done_and_deadline(ledger, row.data)
+        items[key] = LedgerItem(
+            ledger.name,
+            dict(row.data),
+            done,
+            deadline is not None and deadline <= end and not done,
+            deadline,
+            p,
+        )
+    return tuple(items.values())
+
+
+def _identity(ledger: Ledger, data: dict[str, Any]) -> str:
+    if ledger.column(LedgerRole.STATUS) is None:  # e.g. nominations: the whole row
+        return "|".join(str(data.get(c.name) or "") for c in ledger.columns)
+    return str(data.get(ledger.columns[0].name) or "")
+
+
+def _done_and_deadline(ledger: Ledger, data: dict[str, Any]) -> tuple[bool, date | None]:
+    status = ledger.column(LedgerRole.STATUS)
+    done = status is not None and data.get(status.name) == status.done_value
+    deadline_col = ledger.column(LedgerRole.DEADLINE)
+    deadline = data.get(deadline_col.name) if deadline_col else None
+    return done, deadline if isinstance(deadline, date) else None
