@@ -28,6 +28,8 @@ class DemoResult:
     plan: PlanResult
     outputs: list[tuple[str, Path]] = field(default_factory=list)
     collects: list[Any] = field(default_factory=list)  # CollectResult of each intake run
+    status: Any = None  # StatusResult after the second collect
+    summary: Any = None  # CollateResult
 
 
 def prepare_demo_dir(root: Path) -> Workspace:
@@ -91,6 +93,14 @@ def run_demo(root: Path, progress: Progress | None = None) -> DemoResult:
     )
     result.outputs.append(("收到文件原件存档", ws.archive))
     result.outputs.append(("退回修改表和退回通知", ws.outbox / "feedback" / DEMO_PERIOD))
+
+    from reporting.collate.service import collate, status
+
+    result.status = status(ws.root, DEMO_PERIOD, SECOND_COLLECT.date())
+    result.outputs.append(("催报名单", result.status.reminder_workbook))
+    result.outputs.append(("催报通知", result.status.reminder_text))
+    result.summary = collate(ws.root, DEMO_PERIOD)
+    result.outputs.append(("汇总表", result.summary.path))
     return result
 
 

@@ -77,6 +77,7 @@ class UnitMonth:
     activities: tuple[ActivityStatus, ...]
     ledger_items: tuple[LedgerItem, ...]
     problems: tuple[Finding, ...] = ()  # of the latest rejected return, when rejected
+    previous_values: dict[str, Any] = field(default_factory=dict)  # last period's, if any
 
     @property
     def reported(self) -> bool:
@@ -87,12 +88,47 @@ class UnitMonth:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    """Key rates of one period, as they stood at that period's end."""
+
+    period: str
+    units: int
+    reported: int
+    on_time: int
+    activities_due: int
+    activities_done: int
+    ledger_items: int
+    ledger_done: int
+
+    @property
+    def reporting_rate(self) -> float | None:
+        return _rate(self.reported, self.units)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return _rate(self.on_time, self.units)
+
+    @property
+    def activity_rate(self) -> float | None:
+        return _rate(self.activities_done, self.activities_due)
+
+    @property
+    def ledger_rate(self) -> float | None:
+        return _rate(self.ledger_done, self.ledger_items)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
 class Month:
     plan: Plan
     period: Period
     deadline: date
     units: tuple[UnitMonth, ...]
     history: dict[str, dict[str, str]] = field(default_factory=dict)  # period → unit → state
+    trend: tuple[TrendPoint, ...] = ()
 
     def unit(self, code: str) -> UnitMonth | None:
         return next((u for u in self.units if u.unit.code == code), None)
@@ -122,7 +158,9 @@ def load_month(store: Store, plan: Plan, period: Period) -> Month:
     activities = store.activities_for(cumulative_ids)
     ledgers = store.ledger_rows_for(cumulative_ids)
     this_ids = [s.id for (u, p), s in current.items() if p == str(period)]
-    values = store.values_for(this_ids)
+    previous = str(period.previous())
+    prev_ids = {u: s.id for (u, p), s in current.items() if p == previous}
+    values = store.values_for(this_ids + list(prev_ids.values()))
     rejected_latest: dict[str, SubmissionInfo] = {}
     for (unit, p), items in by_unit_period.items():
         if p == str(period) and (unit, p) not in current:
@@ -135,14 +173,16 @@ def load_month(store: Store, plan: Plan, period: Period) -> Month:
             u.code: _state(plan, p, by_unit_period.get((u.code, str(p)), []))[0] for u in plan.units
         }
 
+    current_by_unit: dict[str, list[SubmissionInfo]] = {}
+    for (code, _), s in sorted(
+        current.items(), key=lambda kv: (kv[1].period or "", kv[1].received_at)
+    ):
+        current_by_unit.setdefault(code, []).append(s)
     units = []
     for unit in plan.units:
         items = by_unit_period.get((unit.code, str(period)), [])
         state, first, days_late = _state(plan, period, items)
-        own = sorted(
-            (s for (u, _), s in current.items() if u == unit.code),
-            key=lambda s: (s.period or "", s.received_at),
-        )
+        own = current_by_unit.get(unit.code, [])
         sub = current.get((unit.code, str(period))) or rejected_latest.get(unit.code)
         units.append(
             UnitMonth(
@@ -161,9 +201,48 @@ def load_month(store: Store, plan: Plan, period: Period) -> Month:
                     plan, period, [(s.period or "", r) for s in own for r in ledgers.get(s.id, [])]
                 ),
                 problems=tuple(problems.get(sub.id, ())) if state == "rejected" and sub else (),
+                previous_values=values.get(prev_ids[unit.code], {})
+                if unit.code in prev_ids
+                else {},
             )
         )
-    return Month(plan, period, plan.deadline(period), tuple(units), history)
+    trend = tuple(
+        _trend_point(plan, p, history[str(p)], current, activities, ledgers) for p in periods
+    )
+    return Month(plan, period, plan.deadline(period), tuple(units), history, trend)
+
+
+def _trend_point(
+    plan: Plan,
+    period: Period,
+    states: dict[str, str],
+    current: dict[tuple[str, str], SubmissionInfo],
+    activities: dict[int, list[ActivityRow]],
+    ledgers: dict[int, list[LedgerRow]],
+) -> TrendPoint:
+    """The key rates as they stood at the end of ``period`` (returns of later periods unseen)."""
+    own: dict[str, list[SubmissionInfo]] = {}
+    for (unit, p), s in current.items():
+        if Period.parse(p) <= period:
+            own.setdefault(unit, []).append(s)
+    due = done = items = items_done = 0
+    with_status = {lg.name for lg in plan.ledgers if lg.column(LedgerRole.STATUS)}
+    for unit in plan.units:
+        subs = sorted(own.get(unit.code, []), key=lambda s: (s.period or "", s.received_at))
+        for a in activity_statuses(
+            plan, unit, period, [r for s in subs for r in activities.get(s.id, [])]
+        ):
+            if a.due:
+                due += 1
+                done += a.done
+        rows = [(s.period or "", r) for s in subs for r in ledgers.get(s.id, [])]
+        for item in ledger_items(plan, period, rows):
+            if item.ledger in with_status:
+                items += 1
+                items_done += item.done
+    reported = sum(1 for s in states.values() if s in ("on-time", "late"))
+    on_time = sum(1 for s in states.values() if s == "on-time")
+    return TrendPoint(str(period), len(plan.units), reported, on_time, due, done, items, items_done)
 
 
 def _state(

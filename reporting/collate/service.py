@@ -1,0 +1,68 @@
+"""The ``status`` and ``collate`` commands' library calls: store → Month → files in outbox/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from reporting.collate.facts import Month, load_month
+from reporting.collate.status import reminder_text, reminder_workbook
+from reporting.collate.workbook import summary_workbook
+from reporting.forms.generate import check_period
+from reporting.fsutil import atomic_write_bytes, atomic_write_text
+from reporting.periods import Period
+from reporting.plan.load import require_plan
+from reporting.store import Store
+from reporting.workspace import Workspace
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    month: Month
+    reminder_workbook: Path
+    reminder_text: Path
+
+
+@dataclass(frozen=True)
+class CollateResult:
+    month: Month
+    path: Path
+
+
+def read_month(root: Path, period: str) -> tuple[Workspace, Month]:
+    ws = Workspace(root)
+    ws.require()
+    when = Period.parse(period)
+    plan = require_plan(ws.plan_path)
+    check_period(plan, when)
+    with Store.open(ws.store_path) as store:
+        return ws, load_month(store, plan, when)
+
+
+def period_folder(ws: Workspace, month: Month) -> Path:
+    return ws.outbox / str(month.period)
+
+
+def status(root: Path, period: str, today: date | None = None) -> StatusResult:
+    """Every unit's state for ``period`` and the reminder pack (催报名单), worded as of
+    ``today`` (how many days past the deadline)."""
+    ws, month = read_month(root, period)
+    today = today or date.today()
+    folder = period_folder(ws, month)
+    book = folder / f"催报名单_{month.period}.xlsx"
+    text = folder / f"催报通知_{month.period}.txt"
+    atomic_write_bytes(book, reminder_workbook(month, today), durable=False)
+    atomic_write_text(text, reminder_text(month, today))
+    return StatusResult(month, book, text)
+
+
+def collate(root: Path, period: str, progress: Progress | None = None) -> CollateResult:
+    """Write ``outbox/<period>/汇总表_<period>.xlsx`` from the store alone."""
+    ws, month = read_month(root, period)
+    path = period_folder(ws, month) / f"汇总表_{month.period}.xlsx"
+    atomic_write_bytes(path, summary_workbook(month, progress), durable=False)
+    return CollateResult(month, path)
