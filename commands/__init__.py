@@ -7,10 +7,11 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Register every command, in the order a bureau uses them in a month."""
-    from commands import collation, demo, forms, intake, plan
+    from commands import collation, demo, forms, intake, plan, scoring
 
     plan.register(app)
     forms.register(app)
     intake.register(app)
     collation.register(app)
+    scoring.register(app)
     demo.register(app)

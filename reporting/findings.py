@@ -77,6 +77,10 @@ _CODES = [
     Code("duplicate-row", _E, "清单中有重复行", "intake"),
     Code("activity-inconsistent", _E, "规定动作填写前后矛盾", "intake"),
     Code("formula-uncalculated", _E, "公式没有计算结果", "intake"),
+    # --- returned inspector sheets (督导考评表) ---
+    Code("score-out-of-range", _E, "考评得分超出该项分值范围", "intake"),
+    Code("reason-missing", _E, "扣分未写明理由", "intake"),
+    Code("inspector-missing", _E, "未填写督导组成员或督导日期", "intake"),
 ]
 
 CATALOGUE: dict[str, Code] = {c.code: c for c in _CODES}

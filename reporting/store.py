@@ -203,6 +203,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX audit_log_sha ON audit_log (sha256);
         """,
     ),
+    Migration(
+        2,
+        "inspection sheets: inspectors and on-site scores of returned 督导考评表",
+        """
+        CREATE TABLE inspection_sheets (
+            submission_id INTEGER PRIMARY KEY REFERENCES submissions(id) ON DELETE CASCADE,
+            inspectors    TEXT,
+            inspected_on  TEXT,
+            comment       TEXT
+        );
+
+        CREATE TABLE inspection_scores (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+            item_code     TEXT NOT NULL,
+            points        REAL,
+            max_points    REAL NOT NULL,
+            reason        TEXT,
+            PRIMARY KEY (submission_id, item_code)
+        );
+        """,
+    ),
 )
 
 
@@ -241,6 +262,26 @@ class LedgerRow:
     data: dict[str, object]
 
 
+@dataclass(frozen=True)
+class InspectionScore:
+    """An on-site rubric item as an inspector scored it (``points`` None: left blank)."""
+
+    item_code: str
+    points: float | None
+    max_points: float
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class InspectionRecord:
+    """What a returned inspector sheet (督导考评表) says: who inspected, when, the scores."""
+
+    inspectors: str | None
+    inspected_on: date | None
+    comment: str | None
+    scores: tuple[InspectionScore, ...] = ()
+
+
 SubmissionState = Literal["accepted", "rejected"]
 
 
@@ -266,6 +307,7 @@ class SubmissionRecord:
     values: tuple[ValueRow, ...] = ()
     activities: tuple[ActivityRow, ...] = ()
     ledger_rows: tuple[LedgerRow, ...] = ()
+    inspection: InspectionRecord | None = None  # kind "inspection" only
 
 
 @dataclass(frozen=True)
@@ -694,6 +736,18 @@ class Store:
             "INSERT INTO ledger_rows (submission_id, ledger, row_no, data) VALUES (?, ?, ?, ?)",
             [(sub_id, r.ledger, r.row_no, _encode_ledger(r.data)) for r in rec.ledger_rows],
         )
+        if rec.inspection is not None:
+            ins = rec.inspection
+            c.execute(
+                "INSERT INTO inspection_sheets (submission_id, inspectors, inspected_on, comment)"
+                " VALUES (?, ?, ?, ?)",
+                (sub_id, ins.inspectors, _opt_date(ins.inspected_on), ins.comment),
+            )
+            c.executemany(
+                "INSERT INTO inspection_scores"
+                " (submission_id, item_code, points, max_points, reason) VALUES (?, ?, ?, ?, ?)",
+                [(sub_id, x.item_code, x.points, x.max_points, x.reason) for x in ins.scores],
+            )
 
     def _supersede(self, unit_code: str | None, period: str | None, kind: str, run_id: str) -> None:
         if unit_code is None or period is None:
@@ -930,6 +984,32 @@ class Store:
             )
             for sid, ledger, row_no, data in rows:
                 out[sid].append(LedgerRow(ledger, row_no, _decode_ledger(data)))
+        return out
+
+    def inspections_for(self, submission_ids: Iterable[int]) -> dict[int, InspectionRecord]:
+        """Inspector sheets per submission id (ids that are not inspector sheets are absent)."""
+        ids = _unique(submission_ids)
+        out: dict[int, InspectionRecord] = {}
+        scores: dict[int, list[InspectionScore]] = {}
+        for chunk in _chunks(ids):
+            for sid, code, points, most, reason in self._conn.execute(
+                "SELECT submission_id, item_code, points, max_points, reason"
+                f" FROM inspection_scores WHERE submission_id IN ({_marks(chunk)})"
+                " ORDER BY submission_id, rowid",
+                chunk,
+            ):
+                scores.setdefault(sid, []).append(InspectionScore(code, points, most, reason))
+            for sid, inspectors, day, comment in self._conn.execute(
+                "SELECT submission_id, inspectors, inspected_on, comment FROM inspection_sheets"
+                f" WHERE submission_id IN ({_marks(chunk)})",
+                chunk,
+            ):
+                out[sid] = InspectionRecord(
+                    inspectors,
+                    None if day is None else date.fromisoformat(day),
+                    comment,
+                    tuple(scores.get(sid, ())),
+                )
         return out
 
 

@@ -68,7 +68,7 @@ def record(sha: str, **changes: Any) -> SubmissionRecord:
 def test_open_creates_store_with_pragmas_and_records_migrations_once(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite"
     with Store.open(path) as s:
-        assert [m.version for m in s.applied_migrations()] == [1]
+        assert [m.version for m in s.applied_migrations()] == [m.version for m in MIGRATIONS]
         first = rows(s, "SELECT version, description, applied_at FROM schema_migrations")
         assert rows(s, "PRAGMA journal_mode") == [("wal",)]
         assert rows(s, "PRAGMA foreign_keys") == [(1,)]
@@ -93,35 +93,39 @@ def test_appended_migration_is_applied_once_and_newer_store_is_refused(tmp_path:
     path = tmp_path / "store.sqlite"
     Store.open(path).close()
     extra = Migration(
-        2,
-        "inspection scores",
+        len(MIGRATIONS) + 1,
+        "extra scores",
         """
         -- a comment; with a semicolon
-        CREATE TABLE inspection_scores (submission_id INTEGER, item TEXT, points REAL);
-        CREATE TRIGGER no_negative BEFORE INSERT ON inspection_scores
+        CREATE TABLE extra_scores (submission_id INTEGER, item TEXT, points REAL);
+        CREATE TRIGGER no_negative BEFORE INSERT ON extra_scores
         WHEN NEW.points < 0 BEGIN SELECT RAISE(ABORT, 'negative'); END;
         """,
     )
     for _ in range(2):
         with Store.open(path, migrations=(*MIGRATIONS, extra)) as s:
             assert rows(s, "SELECT version, description FROM schema_migrations") == [
-                (1, MIGRATIONS[0].description),
-                (2, "inspection scores"),
+                *((m.version, m.description) for m in MIGRATIONS),
+                (len(MIGRATIONS) + 1, "extra scores"),
             ]
             assert rows(s, "SELECT name FROM sqlite_master WHERE type = 'trigger'") == [
                 ("no_negative",)
             ]
     with pytest.raises(StoreError, match="更新版本"):
-        Store.open(path)  # this program only knows version 1
+        Store.open(path)  # this program only knows up to len(MIGRATIONS)
 
 
 def test_migration_that_fails_leaves_no_trace(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite"
-    bad = Migration(2, "broken", "CREATE TABLE half (x INTEGER); INSERT INTO nowhere VALUES (1);")
+    bad = Migration(
+        len(MIGRATIONS) + 1,
+        "broken",
+        "CREATE TABLE half (x INTEGER); INSERT INTO nowhere VALUES (1);",
+    )
     with pytest.raises(StoreError):
         Store.open(path, migrations=(*MIGRATIONS, bad))
     with Store.open(path) as s:
-        assert [m.version for m in s.applied_migrations()] == [1]
+        assert [m.version for m in s.applied_migrations()] == [m.version for m in MIGRATIONS]
         assert rows(s, "SELECT name FROM sqlite_master WHERE name = 'half'") == []
 
 

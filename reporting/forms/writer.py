@@ -8,6 +8,7 @@ text becomes a formula, a link or a number. Formulas come from :mod:`reporting.f
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -278,9 +279,9 @@ def _write_value(ws: Any, row: int, col: int, value: Any, fmt: Any, date_fmt: An
     elif isinstance(value, datetime | date):
         day = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
         ws.write_datetime(row, col, day, date_fmt)
-    elif isinstance(value, int | float):
+    elif isinstance(value, int | float) and math.isfinite(value):
         ws.write_number(row, col, value, fmt)
-    else:
+    else:  # text, and what no number cell can hold (a crafted NaN or infinity)
         ws.write_string(row, col, str(value), fmt)
 
 

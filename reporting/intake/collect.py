@@ -14,7 +14,7 @@ import pickle
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from reporting.errors import ReportingError
 from reporting.findings import Finding, make
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
+from reporting.inspection.sheet import FORM_KIND_INSPECTION
 from reporting.intake.feedback import (
     build_feedback,
     chat_text,
@@ -135,13 +136,16 @@ class CollectResult:
 
 # Workers are started by a fork server (safe beside the progress bar's thread), so they do not
 # inherit our memory: the context is pickled to a file once per run and each worker loads it
-# once, on its first task.
+# once, on its first task. The file lives in the system's temporary folder and is left behind
+# if the run is killed, so it never holds the signing key: each worker reads the key from the
+# workspace itself (``workspace``).
 @dataclass(frozen=True)
 class _WorkerContext:
-    intake: IntakeContext
+    intake: IntakeContext  # with ``key=None``
     archive: Path | None  # None in a dry run: nothing is written
     feedback: Path | None  # outbox/feedback; None in a dry run
     received_at: datetime
+    workspace: Path | None = None  # whose .form-key signs and verifies metadata
 
 
 _CONTEXTS: dict[str, _WorkerContext] = {}
@@ -152,6 +156,9 @@ def _context(path: str) -> _WorkerContext:
     if ctx is None:
         with open(path, "rb") as fh:
             ctx = pickle.load(fh)
+        if ctx.workspace is not None:
+            key = Workspace(ctx.workspace).form_key()
+            ctx = replace(ctx, intake=replace(ctx.intake, key=key))
         _CONTEXTS.clear()
         _CONTEXTS[path] = ctx
     return ctx
@@ -206,10 +213,15 @@ def write_feedback(
     """The unit's 退回修改 / 审核提示 workbook, in outbox/feedback/<period>/."""
     if check.unit_code is None or check.period is None:
         return None
-    form_plan = ctx.plans.get(check.plan_version or "")
-    fb = build_feedback(
-        check, ctx.current, form_plan, ctx.key or b"", source, received, check.accepted
-    )
+    if check.kind == FORM_KIND_INSPECTION:  # an inspector sheet: its own feedback copy
+        from reporting.inspection.feedback import build_inspection_feedback
+
+        fb = build_inspection_feedback(check, ctx.current, ctx.key or b"", source, received)
+    else:
+        form_plan = ctx.plans.get(check.plan_version or "")
+        fb = build_feedback(
+            check, ctx.current, form_plan, ctx.key or b"", source, received, check.accepted
+        )
     if fb is None:
         return None
     path = folder / check.period / fb.filename
@@ -261,7 +273,7 @@ def collect(
         with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
             context_path = str(Path(tmp) / "context.pickle")
             with open(context_path, "wb") as fh:
-                intake = IntakeContext(plan, plans, key, collecting)
+                intake = IntakeContext(plan, plans, None, collecting)
                 started = received_at or now()
                 pickle.dump(
                     _WorkerContext(
@@ -269,6 +281,7 @@ def collect(
                         None if dry_run else ws.archive,
                         None if dry_run else ws.outbox / FEEDBACK_DIR,
                         started,
+                        ws.root,
                     ),
                     fh,
                 )
@@ -460,7 +473,7 @@ class _Run:
         form_kind = check.kind if check else "unknown"
         accepted = check is not None and check.accepted
         late, days_late = False, 0
-        if period and unit:
+        if period and unit and form_kind != FORM_KIND_INSPECTION:  # deadlines bind units only
             deadline = self.plan.deadline(Period.parse(period))
             days_late = max(0, (received.date() - deadline).days)
             late = days_late > 0
@@ -502,6 +515,7 @@ class _Run:
             values=check.extracted.values if check and unit else (),
             activities=check.extracted.activities if check and unit else (),
             ledger_rows=check.extracted.ledger_rows if check and unit else (),
+            inspection=check.inspection.record if check and check.inspection else None,
         )
         self.store.record_submission(rec, self.result.run_id)
         if period:
@@ -527,7 +541,7 @@ def _notice_lines(store: Store, plan: Plan, period: Period) -> list[str]:
     a rejected return is not chased when the unit also has an accepted one."""
     latest: dict[str, Any] = {}
     accepted_units: set[str] = set()
-    for sub in store.submissions(period=str(period)):
+    for sub in store.submissions(period=str(period), kind="unit"):
         if sub.unit_code is None or sub.state == "superseded":
             continue
         if sub.state == "accepted":

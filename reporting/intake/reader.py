@@ -292,6 +292,13 @@ def _exception_failure(exc: BaseException) -> _Failure:
         return _Failure("truncated", _KIND_FAILURES["damaged"][2], detail)
     if isinstance(exc, KeyError):
         return _Failure("missing-part", f"文件缺少工作簿的必要组成部分，{_RESEND}", detail)
+    if "Resource limit exceeded" in str(exc):  # libxml2's limits (huge_tree is never enabled)
+        return _Failure(
+            "too-large-text",
+            "文件中有超长内容（如一个单元格的文字超过 1000 万字节），不是正常填写的表单，"
+            "已拒绝读取。请删去超长内容后重新报送",
+            detail,
+        )
     return _Failure("unreadable", f"文件无法解析（内容有误或已损坏），{_RESEND}", detail)
 
 

@@ -84,6 +84,8 @@ class FormCheck:
     ledger_rows_meta: dict[str, int] = field(default_factory=dict)
     # The unit's own input cells, kept only when there is something to feed back.
     inputs: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # Inspector sheets only: a reporting.inspection.validate.InspectionReturn.
+    inspection: Any = None
 
     @property
     def accepted(self) -> bool:
@@ -158,6 +160,12 @@ def check_workbook(book: RawBook, ctx: IntakeContext) -> FormCheck:
     if meta is not None and meta.tool != TOOL_NAME:
         out.add("not-a-form", "这不是本工具生成的报送表单，请使用下发的表单填报")
         return _failed(out, None, None, None, None)
+    # Inspector sheets (督导考评表) have their own layout and findings.
+    from reporting.inspection.validate import check_if_inspection
+
+    inspected = check_if_inspection(book, meta, ctx, tuple(out.findings))
+    if inspected is not None:
+        return inspected
     if meta is None:
         info = read_instructions(book)
         code = info.get("单位编码", "")

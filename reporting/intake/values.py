@@ -6,6 +6,7 @@ text. Clean conversions are accepted silently; anything ambiguous is left for a 
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -41,16 +42,22 @@ def is_blank(value: Any) -> bool:
 
 
 def to_number(value: Any) -> float | None:
-    """A number from a numeric cell or clean numeric text (full-width digits, commas allowed)."""
+    """A number from a numeric cell or clean numeric text (full-width digits, commas allowed).
+
+    Never NaN or infinity: a crafted cell ``<v>NaN</v>`` or ``<v>1e999</v>`` (calamine reads
+    both), or 400 typed digits, is not a number a unit can mean, and would pass every bound."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         text = unicodedata.normalize("NFKC", value).strip().replace(",", "")
-        if _NUMBER_TEXT.match(text):
-            return float(text)
-    return None
+        if not _NUMBER_TEXT.match(text):
+            return None
+        number = float(text)
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def to_date(value: Any) -> date | None:

@@ -1,0 +1,92 @@
+"""The ``inspect`` command's library call: plan + store → one Excel and one Word inspector sheet
+per unit in ``outbox/inspection/<period>/``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from reporting.forms.generate import check_period, safe_name, select_units
+from reporting.fsutil import atomic_write_bytes
+from reporting.periods import Period
+from reporting.plan import snapshot
+from reporting.plan.load import require_plan_result
+from reporting.plan.model import Unit
+from reporting.workspace import Workspace
+
+Progress = Callable[[int, int], None]
+INSPECTION_DIR = "inspection"
+
+
+def sheet_filename(unit: Unit, period: Period, ext: str) -> str:
+    return f"{safe_name(unit.code)}_{safe_name(unit.name)}_督导考评表_{period}.{ext}"
+
+
+@dataclass(frozen=True)
+class InspectionFile:
+    unit_code: str
+    xlsx: Path
+    docx: Path
+    auto_points: float  # the automatic items' points shown on the sheet
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    period: Period
+    folder: Path
+    files: tuple[InspectionFile, ...]
+    plan_version: str
+
+
+def make_inspection_sheets(
+    root: Path,
+    period: str,
+    *,
+    unit_codes: Sequence[str] | None = None,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> InspectResult:
+    """Write the inspector sheets of ``period`` (every unit, or ``unit_codes``).
+
+    The plan version is recorded in the store so returned sheets can be checked against it.
+    ``as_of`` decides which periods' deadlines count for timeliness (default: today)."""
+    from reporting.collate.facts import load_month
+    from reporting.inspection.sheet import build_sheet, make_meta
+    from reporting.inspection.word import render_inspection_docx
+    from reporting.inspection.writer import render_inspection
+    from reporting.store import Store
+
+    ws = Workspace(root)
+    ws.require()
+    when = Period.parse(period)
+    result = require_plan_result(ws.plan_path)
+    plan = result.plan
+    check_period(plan, when)
+    units = select_units(plan, unit_codes)
+    with Store.open(ws.store_path) as store:
+        store.save_plan_version(
+            plan.version, plan.plan_id, plan.settings.name, snapshot.dump(result)
+        )
+        store.save_units(plan.version, plan.units)
+        month = load_month(store, plan, when)
+    key = ws.form_key()
+    stamp = (now or datetime.now()).isoformat(timespec="seconds")
+    folder = ws.outbox / INSPECTION_DIR / str(when)
+    files: list[InspectionFile] = []
+    for n, unit in enumerate(units, start=1):
+        um = month.unit(unit.code)
+        assert um is not None
+        sheet = build_sheet(month, um, as_of or date.today())
+        meta = make_meta(sheet, plan.plan_id, key, stamp)
+        xlsx = folder / sheet_filename(unit, when, "xlsx")
+        docx = folder / sheet_filename(unit, when, "docx")
+        password = plan.settings.password or ""
+        atomic_write_bytes(xlsx, render_inspection(sheet, meta, password), durable=False)
+        atomic_write_bytes(docx, render_inspection_docx(sheet), durable=False)
+        files.append(InspectionFile(unit.code, xlsx, docx, sheet.auto_total))
+        if progress:
+            progress(n, len(units))
+    return InspectResult(when, folder, tuple(files), plan.version)

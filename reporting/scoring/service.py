@@ -1,0 +1,71 @@
+"""The ``rank`` command's library call: store → Month + accepted inspector sheets → ranking →
+``outbox/<period>/排名表_<period>.xlsx``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from reporting.forms.generate import check_period
+from reporting.fsutil import atomic_write_bytes
+from reporting.periods import Period
+from reporting.scoring.items import OnSite
+from reporting.scoring.rank import Ranking, rank_units
+from reporting.store import Store
+from reporting.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RankResult:
+    ranking: Ranking
+    path: Path
+
+
+def load_onsite(store: Store, period: Period) -> dict[str, OnSite]:
+    """The current accepted inspector sheet of each unit for ``period``."""
+    subs = store.submissions(period=period, kind="inspection", states=["accepted"])
+    latest = {}
+    for sub in subs:
+        if sub.unit_code is None:
+            continue
+        prev = latest.get(sub.unit_code)
+        if prev is None or (sub.received_at, sub.id) > (prev.received_at, prev.id):
+            latest[sub.unit_code] = sub
+    records = store.inspections_for([s.id for s in latest.values()])
+    out: dict[str, OnSite] = {}
+    for code, sub in latest.items():
+        rec = records.get(sub.id)
+        if rec is None:
+            continue
+        out[code] = OnSite(
+            code,
+            rec.inspectors or "",
+            rec.inspected_on,
+            {s.item_code: (s.points, s.reason) for s in rec.scores},
+            rec.comment,
+            sub.original_name,
+        )
+    return out
+
+
+def rank(root: Path, period: str, *, as_of: date | None = None) -> RankResult:
+    """Score and rank every unit for ``period`` and write the ranking workbook.
+
+    ``as_of`` decides which periods' deadlines have passed for timeliness (default: today)."""
+    from reporting.collate.facts import load_month
+    from reporting.plan.load import require_plan
+    from reporting.scoring.workbook import ranking_workbook
+
+    ws = Workspace(root)
+    ws.require()
+    when = Period.parse(period)
+    plan = require_plan(ws.plan_path)
+    check_period(plan, when)
+    with Store.open(ws.store_path) as store:
+        month = load_month(store, plan, when)
+        onsite = load_onsite(store, when)
+    ranking = rank_units(month, onsite, as_of or date.today())
+    path = ws.outbox / str(when) / f"排名表_{when}.xlsx"
+    atomic_write_bytes(path, ranking_workbook(ranking), durable=False)
+    return RankResult(ranking, path)

@@ -1,0 +1,461 @@
+"""Inspector sheets: generated per unit (Excel and Word), filled on site, returned through
+``collect`` with their own findings, scored and ranked (``inspect`` and ``rank``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from reporting.inspection.sheet import (
+    FACTS,
+    MAIN,
+    SNAPSHOT_KEY,
+    InspectionSheet,
+    snapshot_text,
+)
+from reporting.inspection.simulate import InspectorFilling, fill_inspection
+from reporting.periods import Period
+from tests.conftest import Office
+from tests.libreoffice import convert, needs_soffice
+
+PERIOD = "2014-05"
+ON_TIME = datetime(2014, 6, 3, 10, 0)
+RETURNED = datetime(2014, 6, 20, 16, 0)
+UNITS = ("SX01", "SX02", "YL01", "ZS01")
+ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+GOOD = InspectorFilling(
+    scores={"K05": (9, "学习记录不全"), "K06": (10, None), "K07": (4.5, "窗口服务有投诉")},
+    inspectors="陈明、王芳",
+    day=date(2014, 6, 18),
+    comment="组织有序。",
+)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace where three units reported May on time and inspector sheets were made for
+    four units (ZS01 never reported)."""
+    from reporting.inspection.service import make_inspection_sheets
+
+    root = tmp_path_factory.mktemp("inspection") / "ws"
+    office = Office(root)
+    for n, code in enumerate(UNITS[:3]):
+        office.drop(f"{code}.xlsx", office.filled(code, seed=n))
+    result = office.collect(received_at=ON_TIME)
+    assert result.ok, [(f.path, f.findings) for f in result.files]
+    make_inspection_sheets(root, PERIOD, unit_codes=list(UNITS), as_of=date(2014, 6, 20))
+    return root
+
+
+@pytest.fixture
+def office(base: Path, tmp_path: Path) -> Office:
+    """A private copy of the base workspace (collect changes the store)."""
+    root = tmp_path / "ws"
+    shutil.copytree(base, root)
+    office = Office.__new__(Office)
+    from reporting.plan.load import require_plan
+    from reporting.workspace import Workspace
+
+    office.ws = Workspace(root)
+    office.plan = require_plan(office.ws.plan_path)
+    office.forms = {}
+    return office
+
+
+def sheet_path(office: Office, code: str, ext: str = "xlsx") -> Path:
+    folder = office.ws.outbox / "inspection" / PERIOD
+    (path,) = folder.glob(f"{code}_*_督导考评表_{PERIOD}.{ext}")
+    return path
+
+
+def filled(office: Office, code: str, filling: InspectorFilling = GOOD) -> bytes:
+    return fill_inspection(sheet_path(office, code), filling)
+
+
+def edit(data: bytes, change) -> bytes:
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    change(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def codes(check) -> set[str]:
+    return {f.code for f in check.findings}
+
+
+def finding(check, code):
+    hits = [f for f in check.findings if f.code == code]
+    assert hits, [(f.code, f.message) for f in check.findings]
+    return hits[0]
+
+
+def with_score(code: str, points, reason=None, **kw) -> InspectorFilling:
+    scores = dict(GOOD.scores)
+    scores[code] = (points, reason)
+    return InspectorFilling(
+        scores,
+        kw.get("inspectors", GOOD.inspectors),
+        kw.get("day", GOOD.day),
+        GOOD.comment,
+    )
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def test_inspect_writes_a_protected_signed_excel_sheet(office: Office):
+    path = sheet_path(office, "SX01")
+    assert path.name == "SX01_杭州市卫生计生委_督导考评表_2014-05.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == [MAIN, FACTS, "_meta"]
+    assert wb["_meta"].sheet_state == "veryHidden"
+    assert all(wb[name].protection.sheet for name in wb.sheetnames)
+    main = wb[MAIN]
+    rows = {main.cell(r, 1).value: r for r in range(1, main.max_row + 1)}
+    k01, k05 = rows["K01"], rows["K05"]
+    assert main.cell(k01, 5).value == "自动" and isinstance(main.cell(k01, 6).value, int | float)
+    assert main.cell(k01, 7).value.startswith("动作完成率：")
+    assert main.cell(k05, 5).value == "现场" and main.cell(k05, 6).value is None
+    assert main.cell(k05, 6).protection.locked is False
+    assert main.cell(k05, 7).protection.locked is False
+    assert main.cell(k01, 6).protection.locked is not False
+    score = next(dv for dv in main.data_validations.dataValidation if f"F{k05}" in str(dv.sqref))
+    assert (score.type, float(score.formula1), float(score.formula2)) == ("decimal", 0, 10)
+    assert score.prompt and "扣分理由" in score.prompt
+    reason_cf = [
+        rule.formula[0]
+        for rng in main.conditional_formatting
+        if str(rng.sqref) == f"G{k05}"
+        for rule in rng.rules
+    ]
+    assert any("LEN(TRIM(" in f for f in reason_cf)
+    facts = wb[FACTS]
+    texts = [c.value for row in facts.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "举行一次专题学习会" in texts and "参加学习人数" in texts
+    meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(min_row=2, values_only=True)}
+    assert meta["kind"] == "inspection" and meta["unit_code"] == "SX01"
+    sheet = InspectionSheet.from_json(meta[SNAPSHOT_KEY])
+    assert sheet.fingerprint == meta["fingerprint"] and sheet.unit_code == "SX01"
+
+
+def test_inspect_writes_a_word_sheet_in_a4_with_chinese_fonts(office: Office):
+    from docx import Document
+    from docx.oxml.ns import qn
+    from docx.shared import Mm
+
+    path = sheet_path(office, "SX01", "docx")
+    doc = Document(str(path))
+    section = doc.sections[0]
+    assert abs(section.page_width - Mm(210)) < Mm(1)
+    assert abs(section.page_height - Mm(297)) < Mm(1)
+    rubric = doc.tables[1]
+    assert len(rubric.rows) == 1 + len(office.plan.rubric) + 1  # header, items, total
+    assert rubric.rows[1].cells[0].text == "K01" and rubric.rows[-1].cells[0].text == "合计"
+    assert rubric.rows[5].cells[5].text == ""  # K05: scored on site, by hand
+    normal = doc.styles["Normal"].element.rPr.rFonts
+    assert normal.get(qn("w:eastAsia")) == "宋体"
+    runs = [r for p in doc.paragraphs for r in p.runs if r.text.strip()]
+    assert runs and all(r._element.rPr.rFonts.get(qn("w:eastAsia")) for r in runs)
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "督导组成员（签名）" in text and "被考评单位负责人（签名）" in text
+
+
+def test_inspect_cli_and_unknown_unit(office: Office):
+    from cli import app
+
+    runner = CliRunner(env=ENV)
+    result = runner.invoke(app, ["inspect", "-p", PERIOD, "-u", "SX02", "-w", str(office.ws.root)])
+    assert result.exit_code == 0, result.output
+    assert "已生成 1 个单位的督导考评表" in result.stdout
+    result = runner.invoke(app, ["inspect", "-p", PERIOD, "-u", "XX99", "-w", str(office.ws.root)])
+    assert result.exit_code == 2 and "XX99" in result.stderr
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_filled_sheet_round_trips(office: Office):
+    check = office.check(filled(office, "SX01"), PERIOD)
+    assert check.kind == "inspection" and check.unit_code == "SX01"
+    assert check.accepted and check.findings == ()
+    rec = check.inspection.record
+    assert rec.inspectors == "陈明、王芳" and rec.inspected_on == date(2014, 6, 18)
+    assert rec.comment == "组织有序。"
+    got = {s.item_code: (s.points, s.reason, s.max_points) for s in rec.scores}
+    assert got == {
+        "K05": (9.0, "学习记录不全", 10.0),
+        "K06": (10.0, None, 10.0),
+        "K07": (4.5, "窗口服务有投诉", 5.0),
+    }
+
+
+@needs_soffice
+def test_sheet_resaved_by_libreoffice_round_trips(office: Office, tmp_path: Path):
+    src = tmp_path / "filled.xlsx"
+    src.write_bytes(filled(office, "SX02"))
+    (resaved,) = convert([src], "xlsx", tmp_path / "lo")
+    check = office.check(resaved.read_bytes(), PERIOD)
+    assert check.accepted, [(f.code, f.message) for f in check.findings]
+    assert check.inspection.record == office.check(src.read_bytes()).inspection.record
+
+
+def test_deduction_without_reason(office: Office):
+    check = office.check(filled(office, "SX01", with_score("K06", 8)))
+    f = finding(check, "reason-missing")
+    sheet = check.inspection.sheet
+    assert f.cell == sheet.reason_ref("K06") and "扣了 2 分" in f.message
+    assert not check.accepted
+
+
+def test_score_out_of_range_and_not_a_number(office: Office):
+    check = office.check(filled(office, "SX01", with_score("K05", 12, "太好")))
+    assert "超出范围，本项满分 10 分" in finding(check, "score-out-of-range").message
+    check = office.check(filled(office, "SX01", with_score("K05", -1, "差")))
+    assert "score-out-of-range" in codes(check)
+    check = office.check(filled(office, "SX01", with_score("K05", "九分")))
+    assert "type-error" in codes(check)
+
+
+def test_unscored_item_is_required(office: Office):
+    check = office.check(filled(office, "SX01", with_score("K07", None)))
+    f = finding(check, "required-missing")
+    assert f.cell == check.inspection.sheet.score_ref("K07") and not check.accepted
+
+
+def test_inspector_names_and_date_are_required(office: Office):
+    check = office.check(filled(office, "SX01", with_score("K06", 10, inspectors="", day=None)))
+    missing = [f for f in check.findings if f.code == "inspector-missing"]
+    sheet = check.inspection.sheet
+    assert {f.cell for f in missing} == {sheet.names_ref, sheet.date_ref}
+    late = office.check(filled(office, "SX01", with_score("K06", 10, day=date(2014, 3, 1))))
+    assert "date-out-of-window" in codes(late)
+
+
+def test_empty_sheet_is_an_empty_return(office: Office):
+    check = office.check(sheet_path(office, "SX01").read_bytes())
+    assert codes(check) == {"empty-return"}
+
+
+def test_sheet_for_another_period_or_unit(office: Office):
+    check = office.check(filled(office, "SX01"), "2014-06")
+    assert codes(check) == {"wrong-period"}
+    from reporting.intake.reader import read_workbook
+    from reporting.intake.validate import IntakeContext, check_workbook
+    from reporting.plan.example import example_sheets
+    from reporting.plan.load import parse_plan
+
+    # SX01 was taken off the roster after its sheet was made (that plan version stays known)
+    sheets = example_sheets()
+    sheets["单位"] = [r for r in sheets["单位"] if r[0] != "SX01"]
+    current = parse_plan(sheets).plan
+    ctx = IntakeContext(
+        current,
+        {office.plan.version: office.plan, current.version: current},
+        office.ws.form_key(),
+        Period.parse(PERIOD),
+    )
+    book = read_workbook(filled(office, "SX01")).book
+    assert codes(check_workbook(book, ctx)) == {"unknown-unit"}
+
+
+def test_changed_locked_cell_is_structure_changed(office: Office):
+    def more_points(wb):
+        ws = wb[MAIN]
+        row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "K05")
+        ws.cell(row, 4).value = 50
+
+    check = office.check(edit(filled(office, "SX01"), more_points))
+    assert "structure-changed" in codes(check) and not check.accepted
+
+
+def test_tampered_snapshot_or_signature(office: Office):
+    def raise_auto_score(wb):
+        ws = wb["_meta"]
+        for row in ws.iter_rows(min_row=2):
+            if row[0].value == SNAPSHOT_KEY:
+                row[1].value = row[1].value.replace('"points":40', '"points":60')
+
+    check = office.check(edit(filled(office, "SX01"), raise_auto_score))
+    assert codes(check) == {"metadata-tampered"}
+
+    from reporting.intake.reader import read_workbook
+    from reporting.intake.validate import IntakeContext, check_workbook
+
+    other_key = IntakeContext(office.plan, {office.plan.version: office.plan}, b"x" * 32)
+    book = read_workbook(filled(office, "SX01")).book
+    assert codes(check_workbook(book, other_key)) == {"metadata-tampered"}
+    unknown_plan = IntakeContext(office.plan, {}, office.ws.form_key())
+    assert codes(check_workbook(book, unknown_plan)) == {"plan-changed"}
+
+
+def test_copied_without_metadata(office: Office):
+    def drop_meta(wb):
+        del wb["_meta"]
+
+    check = office.check(edit(filled(office, "SX01"), drop_meta))
+    f = finding(check, "metadata-missing")
+    assert f.is_error and check.unit_code is None and "督导考评表" in f.message
+
+
+def test_snapshot_survives_chunking():
+    rows = [["tool", "x"], [SNAPSHOT_KEY, "ab"], [f"{SNAPSHOT_KEY}.3", "ef"]]
+    rows.append([f"{SNAPSHOT_KEY}.2", "cd"])
+    assert snapshot_text(rows) == "abcdef"
+    assert snapshot_text([["tool", "x"]]) is None
+
+
+# --------------------------------------------------------------------------- collect and rank
+
+
+def test_collect_records_scores_and_rejects_a_deduction_without_reason(office: Office):
+    office.drop("督导/SX01.xlsx", filled(office, "SX01"))
+    office.drop("督导/SX02.xlsx", filled(office, "SX02", with_score("K05", 7)))
+    result = office.collect(received_at=RETURNED)
+    by_unit = {f.unit: f for f in result.files if f.kind == "inspection"}
+    good, bad = by_unit["SX01"], by_unit["SX02"]
+    assert good.state == "accepted" and not good.late  # deadlines bind unit returns only
+    assert bad.state == "rejected" and [f.code for f in bad.findings] == ["reason-missing"]
+    assert bad.feedback.name == "SX02_宁波市卫生计生委_督导考评表_2014-05_退回修改.xlsx"
+    notice = (office.ws.outbox / "feedback" / PERIOD / f"退回通知_{PERIOD}.txt").read_text()
+    assert "督导" not in notice  # the notice to units is about their own returns
+
+    with office.store() as store:
+        sub = store.current_submission("SX01", PERIOD, kind="inspection")
+        rec = store.inspections_for([sub.id])[sub.id]
+        assert rec.inspectors == "陈明、王芳" and len(rec.scores) == 3
+        assert store.current_submission("SX01", PERIOD).kind == "unit"  # untouched
+
+    # The feedback copy: 问题清单 first, the values written back, the reason cell commented;
+    # once the reason is written it is a valid sheet again.
+    wb = openpyxl.load_workbook(bad.feedback)
+    assert wb.sheetnames[0] == "问题清单"
+    main = wb[MAIN]
+    row = next(r for r in range(1, main.max_row + 1) if main.cell(r, 1).value == "K05")
+    assert main.cell(row, 6).value == 7 and "扣分理由" in main.cell(row, 7).comment.text
+
+    def add_reason(wb):
+        wb[MAIN].cell(row, 7).value = "学习记录不全"
+
+    fixed = edit(bad.feedback.read_bytes(), add_reason)
+    office.drop("督导/SX02_改.xlsx", fixed)
+    # A second sheet for SX01 supersedes the first.
+    office.drop("督导/SX01_2.xlsx", filled(office, "SX01", with_score("K06", 6, "氛围不浓")))
+    again = office.collect(received_at=datetime(2014, 6, 21, 9, 0))
+    assert {f.unit: f.state for f in again.files if f.state != "duplicate"} == {
+        "SX01": "accepted",
+        "SX02": "accepted",
+    }
+    with office.store() as store:
+        states = [s.state for s in store.submissions(PERIOD, "inspection", unit_code="SX01")]
+        assert states == ["superseded", "accepted"]
+
+    from reporting.scoring.service import rank
+
+    ranking = rank(office.ws.root, PERIOD).ranking
+    sx01 = ranking.unit("SX01")
+    assert not sx01.pending and sx01.item("K06").points == 6
+    assert "氛围不浓" in sx01.item("K06").why
+    assert not ranking.unit("SX02").pending and ranking.unit("YL01").pending
+
+
+def test_rank_json_contract_and_workbook(office: Office):
+    from cli import app
+
+    office.drop("督导/SX01.xlsx", filled(office, "SX01"))
+    office.drop("督导/ZS01.xlsx", filled(office, "ZS01"))
+    office.collect(received_at=RETURNED)
+    runner = CliRunner(env=ENV)
+    result = runner.invoke(app, ["rank", "-p", PERIOD, "--json", "-w", str(office.ws.root)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"period", "units"} and data["period"] == PERIOD
+    assert len(data["units"]) == len(office.plan.units)
+    keys = {
+        "code",
+        "name",
+        "category",
+        "region",
+        "score",
+        "grade",
+        "rank",
+        "rank_in_category",
+        "rank_in_region",
+        "pending",
+        "items",
+    }
+    assert all(set(u) == keys for u in data["units"])
+    ranked = [u for u in data["units"] if not u["pending"]]
+    assert [u["code"] for u in ranked] == sorted(
+        ["SX01", "ZS01"], key=lambda c: -next(u["score"] for u in ranked if u["code"] == c)
+    )
+    assert all(isinstance(u["pending"], bool) for u in data["units"])
+    assert all(u["rank"] is None and u["grade"] is None for u in data["units"][2:])
+    for u in ranked:
+        assert u["score"] == pytest.approx(sum(i["points"] for i in u["items"]))
+        assert {i["code"] for i in u["items"]} == {i.code for i in office.plan.rubric}
+    zs01 = next(u for u in data["units"] if u["code"] == "ZS01")
+    k02 = next(i for i in zs01["items"] if i["code"] == "K02")
+    assert k02["points"] == 0 and "未报送" in k02["why"]
+
+    path = office.ws.outbox / PERIOD / f"排名表_{PERIOD}.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["总排名", "分类排名", "分地区排名", "得分明细", "待评单位"]
+    detail = [r for r in wb["得分明细"].iter_rows(min_row=5, values_only=True) if r[0] == "SX01"]
+    assert [r[2] for r in detail[:7]] == [i.code for i in office.plan.rubric]
+    assert all(r[8] for r in detail[:7])  # every point explained
+    waiting = [r for r in wb["待评单位"].iter_rows(min_row=5, values_only=True) if r[0] == "SX02"]
+    assert waiting and "K05 组织领导（10分）" in waiting[0][6]
+    overall = {r[1]: r for r in wb["总排名"].iter_rows(min_row=5, values_only=True)}
+    assert overall["SX02"][0] == "待评" and "K05 组织领导" in overall["SX02"][-1]
+    assert overall["SX01"][0] in (1, 2) and overall["SX01"][6] in ("优秀", "良好", "合格", "不合格")
+
+    text = runner.invoke(app, ["rank", "-p", PERIOD, "-w", str(office.ws.root)])
+    assert text.exit_code == 0 and "待评" in text.stdout and "排名表" in text.stdout
+
+
+def test_unit_text_with_control_characters_reaches_both_sheets(office: Office):
+    """A unit's text is shown as typed in Excel (escaped) and without XML-illegal characters
+    in Word."""
+    from docx import Document
+
+    from reporting.collate.facts import Month, UnitMonth, ledger_items
+    from reporting.forms.layout import TOOL_NAME
+    from reporting.inspection.sheet import build_sheet, make_meta
+    from reporting.inspection.word import render_inspection_docx
+    from reporting.inspection.writer import render_inspection
+    from reporting.intake.reader import read_workbook
+    from reporting.store import LedgerRow
+
+    plan = office.plan
+    text = "控制字符\x01\x07\t换行\n回车\r空\x00 =SUM(A1) _x0041_ 结束"
+    period = Period.parse(PERIOD)
+    unit = plan.unit("SX01")
+    row = LedgerRow("典型推荐", 1, {"推荐类型": "先进个人", "名称": text, "主要事迹": text})
+    um = UnitMonth(
+        unit,
+        "on-time",
+        None,
+        None,
+        0,
+        {"B09": text},
+        (),
+        ledger_items(plan, period, [(PERIOD, row)]),
+    )
+    month = Month(plan, period, plan.deadline(period), (um,), {PERIOD: {"SX01": "on-time"}})
+    sheet = build_sheet(month, um)
+    meta = make_meta(sheet, plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    assert meta.tool == TOOL_NAME
+    book = read_workbook(render_inspection(sheet, meta)).book
+    shown = [v for line in book.sheets[FACTS].rows for v in line if isinstance(v, str)]
+    assert text in shown and f"先进个人：{text}" in shown
+    doc = Document(io.BytesIO(render_inspection_docx(sheet)))
+    cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]
+    assert any("控制字符\t换行" in c and "_x0041_ 结束" in c for c in cells)
