@@ -7,7 +7,7 @@ import random
 import shutil
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ class DemoResult:
     collects: list[Any] = field(default_factory=list)  # CollectResult of each intake run
     status: Any = None  # StatusResult after the second collect
     summary: Any = None  # CollateResult
+    inspection: Any = None  # inspector sheets, simulated returns and the ranking
+    report: Any = None  # ReportResult: the notice and the dashboard
 
 
 def prepare_demo_dir(root: Path) -> Workspace:
@@ -53,6 +55,7 @@ def prepare_demo_dir(root: Path) -> Workspace:
 DEMO_PERIOD = "2014-05"
 FIRST_COLLECT = datetime(2014, 6, 4, 17, 30)  # the day before the deadline (2014-06-05)
 SECOND_COLLECT = datetime(2014, 6, 9, 9, 0)  # after the deadline: late returns and corrections
+REPORT_DAY = date(2014, 6, 10)  # the notice is issued
 SILENT = "ZS06"  # never reports
 LATE = ("SX11", "YL09", "ZS05")
 WITH_ERRORS = {  # unit → (sheet, cell, value): a typical slip
@@ -77,6 +80,7 @@ def run_demo(root: Path, progress: Progress | None = None) -> DemoResult:
     result.outputs.append(("方案", ws.plan_path))
     if not result.plan.valid:
         return result
+    result.collects.append(_previous_month(ws, result.plan.plan, progress))
     forms = make_forms(ws.root, DEMO_PERIOD, progress=progress)
     result.outputs.append((f"{DEMO_PERIOD} 报送表单（{len(forms.files)} 份）", forms.folder))
     result.outputs.append(("表单打包", forms.archive))
@@ -101,7 +105,46 @@ def run_demo(root: Path, progress: Progress | None = None) -> DemoResult:
     result.outputs.append(("催报通知", result.status.reminder_text))
     result.summary = collate(ws.root, DEMO_PERIOD)
     result.outputs.append(("汇总表", result.summary.path))
+
+    from reporting.inspection.simulate import run_inspection_demo
+    from reporting.reports.service import report
+
+    result.inspection = run_inspection_demo(ws.root, DEMO_PERIOD, progress=progress)
+    result.outputs += result.inspection.outputs
+    result.report = report(
+        ws.root, DEMO_PERIOD, as_of=REPORT_DAY, day=REPORT_DAY, progress=progress
+    )
+    result.outputs.append(("督导检查情况通报", result.report.notice))
+    if result.report.pdf:
+        result.outputs.append(("通报 PDF", result.report.pdf))
+    result.outputs.append(("离线看板", result.report.dashboard))
     return result
+
+
+PREVIOUS_PERIOD = "2014-04"
+PREVIOUS_COLLECT = datetime(2014, 5, 4, 16, 0)
+PREVIOUS_SILENT = ("ZS06", "SX09")
+
+
+def _previous_month(ws: Workspace, plan: Plan, progress: Progress | None) -> Any:
+    """April, briefly: forms, nearly everyone returns on time, one collect. It gives May its
+    pre-filled forms and the summary its trend."""
+    from reporting.forms.service import make_forms
+    from reporting.intake.collect import collect
+
+    forms = make_forms(ws.root, PREVIOUS_PERIOD, progress=progress)
+    folder = ws.inbox / "4月报表"
+    folder.mkdir(exist_ok=True)
+    for n, form in enumerate(forms.files):
+        if form.unit_code in PREVIOUS_SILENT:
+            continue
+        unit = plan.unit(form.unit_code)
+        assert unit is not None
+        filling = typical_filling(
+            plan, unit, Period.parse(PREVIOUS_PERIOD), random.Random(1000 + n)
+        )
+        (folder / form.path.name).write_bytes(fill_form(form.path, filling))
+    return collect(ws.root, period=PREVIOUS_PERIOD, received_at=PREVIOUS_COLLECT, progress=progress)
 
 
 def _filled(plan: Plan, code: str, path: Path, seed: int) -> bytes:

@@ -52,10 +52,14 @@ def fill_form(source: Path | bytes, filling: Filling) -> bytes:
     wb = openpyxl.load_workbook(io.BytesIO(data))
     acts = wb[ACTIVITIES]
     rows = {acts.cell(r, 1).value: r for r in range(3, acts.max_row + 1)}
+    inputs = [c.key for c in ACTIVITY_COLUMNS if not c.locked]
+    status_col = col_of(ACTIVITY_COLUMNS, "status")
     for code, fields in filling.activities.items():
         r = rows[code]
-        for key, value in fields.items():
-            acts.cell(r, col_of(ACTIVITY_COLUMNS, key)).value = _cell_value(value)
+        if acts.cell(r, status_col).value == STATUS_DONE and fields.get("status") != STATUS_DONE:
+            continue  # pre-filled as done last month: a unit leaves it as it is
+        for key in inputs:  # the unit fills the whole row anew
+            acts.cell(r, col_of(ACTIVITY_COLUMNS, key)).value = _cell_value(fields.get(key))
     inds = wb[INDICATORS]
     rows = {inds.cell(r, 1).value: r for r in range(3, inds.max_row + 1)}
     value_col = col_of(INDICATOR_COLUMNS, "value")

@@ -101,9 +101,13 @@ def test_demo_builds_its_own_workspace(runner: CliRunner, tmp_path: Path):
     from reporting.store import Store
 
     with Store.open(target / "store.sqlite") as store:
-        current = {s.unit_code: s for s in store.submissions("2014-05", states=["accepted"])}
-        superseded = store.submissions("2014-05", states=["superseded"])
-        rejected = {s.unit_code for s in store.submissions("2014-05", states=["rejected"])}
+        current = {
+            s.unit_code: s for s in store.submissions("2014-05", kind="unit", states=["accepted"])
+        }
+        superseded = store.submissions("2014-05", kind="unit", states=["superseded"])
+        rejected = {
+            s.unit_code for s in store.submissions("2014-05", kind="unit", states=["rejected"])
+        }
     # one unit stays silent, two rejected returns are not corrected within the demo
     assert set(current) == {r[0] for r in UNIT_ROWS} - {"ZS06", "YL04", "ZS02"}
     assert {c for c, s in current.items() if s.late} == {"SX07", "SX11", "YL02", "YL09", "ZS05"}
@@ -111,7 +115,18 @@ def test_demo_builds_its_own_workspace(runner: CliRunner, tmp_path: Path):
     assert rejected == {"SX07", "YL04", "ZS02"}
     feedback = target / "outbox" / "feedback" / "2014-05"
     assert (feedback / "YL04_浙江省人民医院_退回修改.xlsx").is_file()
-    assert "第 2 次回收" in result.stdout
+    assert "第二次回收" in result.stdout
+    outbox = target / "outbox" / "2014-05"
+    for name in (
+        "汇总表_2014-05.xlsx",
+        "排名表_2014-05.xlsx",
+        "督导检查情况通报_2014-05.docx",
+        "dashboard.html",
+        "催报名单_2014-05.xlsx",
+    ):
+        assert (outbox / name).is_file(), name
+    inspections = sorted((target / "outbox" / "inspection" / "2014-05").glob("*.xlsx"))
+    assert len(inspections) == 34
     # Re-running is safe: the demo folder is its own.
     assert runner.invoke(app, ["demo", str(target)]).exit_code == 0
 

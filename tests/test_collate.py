@@ -111,9 +111,8 @@ class Month:
         )
 
 
-@pytest.fixture
-def month(tmp_path: Path):
-    m = Month(tmp_path)
+def story(m: Month) -> None:
+    """Record the month described in the module docstring."""
     on_time_apr = datetime(2014, 5, 3, 9)
     m.rec(
         "U1",
@@ -218,6 +217,12 @@ def month(tmp_path: Path):
         ],
         activities=[done("A01", date(2014, 5, 1))],
     )
+
+
+@pytest.fixture
+def month(tmp_path: Path):
+    m = Month(tmp_path)
+    story(m)
     yield m
     m.store.close()
 

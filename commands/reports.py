@@ -1,0 +1,59 @@
+"""``report``: the supervisory notice, the dashboard and their annexes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from commands.common import EXIT_USAGE, PeriodOpt, WorkspaceOpt, err, errors, out, progress
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(report)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err.print(f"[red]参数错误：[/red]{option} 的日期“{text}”格式不对，应如 2014-06-10")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def report(
+    period: PeriodOpt,
+    workspace: WorkspaceOpt = Path("."),
+    number: Annotated[
+        str | None, typer.Option("--number", help="通报的发文字号，如 浙卫党发〔2014〕15号")
+    ] = None,
+    on: Annotated[
+        str | None, typer.Option("--date", help="成文日期，如 2014-06-10（默认今天）")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="按这一天判断各期是否到期（默认同成文日期）")
+    ] = None,
+) -> None:
+    """生成督导检查情况通报（Word 公文格式，装有 LibreOffice 时另出 PDF）和离线看板，
+    并更新作为附件的汇总表、排名表。"""
+    from reporting.reports.service import report as run_report
+
+    day = _day(on, "--date")
+    when = _day(as_of, "--as-of") or day
+    with errors(), progress("生成通报") as bar:
+        result = run_report(workspace, period, as_of=when, number=number, day=day, progress=bar)
+    ranked = len(result.ranking.ranked)
+    pending = len(result.ranking.pending)
+    out.print(f"[green]已生成通报[/green]：{result.notice}")
+    if result.pdf:
+        out.print(f"  PDF：{result.pdf}")
+    else:
+        out.print(f"  [yellow]{result.pdf_note}[/yellow]")
+    out.print(f"  看板（可离线打开）：{result.dashboard}")
+    out.print(f"  附件：{result.ranking_workbook}")
+    out.print(f"  附件：{result.summary}")
+    out.print(f"已排名 {ranked} 个单位，待评 {pending} 个")
