@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from reporting.findings import Finding
@@ -131,7 +132,11 @@ class Month:
     trend: tuple[TrendPoint, ...] = ()
 
     def unit(self, code: str) -> UnitMonth | None:
-        return next((u for u in self.units if u.unit.code == code), None)
+        return self._by_code.get(code)
+
+    @cached_property
+    def _by_code(self) -> dict[str, UnitMonth]:
+        return {u.unit.code: u for u in self.units}
 
 
 # --------------------------------------------------------------------------- loading

@@ -204,10 +204,15 @@ class Plan:
 
     # ---- lookups
     def unit(self, code: str) -> Unit | None:
-        return next((u for u in self.units if u.code == code), None)
+        return self._units_by_code.get(code)
 
     def unit_by_name(self, name: str) -> Unit | None:
         return next((u for u in self.units if u.name == name), None)
+
+    @cached_property
+    def _units_by_code(self) -> dict[str, Unit]:
+        # a provincial roster has 10,000 units; intake looks one up per returned file
+        return {u.code: u for u in self.units}
 
     def phase(self, code: str) -> Phase | None:
         return next((p for p in self.phases if p.code == code), None)

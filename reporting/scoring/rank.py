@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from reporting.collate.facts import Month
@@ -96,7 +97,11 @@ class Ranking:
         return tuple(u for u in self.units if u.pending)
 
     def unit(self, code: str) -> UnitScore | None:
-        return next((u for u in self.units if u.unit.code == code), None)
+        return self._by_code.get(code)
+
+    @cached_property
+    def _by_code(self) -> dict[str, UnitScore]:
+        return {u.unit.code: u for u in self.units}
 
     def groups(self, key: Callable[[Unit], str]) -> list[tuple[str, tuple[UnitScore, ...]]]:
         """Units grouped by ``key`` (category or region) in roster order, display order inside."""
