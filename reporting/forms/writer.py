@@ -37,6 +37,7 @@ from reporting.forms.layout import (
     ledger_header,
 )
 from reporting.plan.model import Indicator, LedgerColumn, ValueType
+from reporting.xlsx import SAFE_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,8 @@ class Prefill:
 
 EMPTY_PREFILL = Prefill()
 
-_OPTIONS = {
-    "in_memory": True,
-    "strings_to_formulas": False,
-    "strings_to_urls": False,
-    "strings_to_numbers": False,
-}
+# One place decides that no string becomes a formula, link or number: reporting.xlsx.
+_OPTIONS = SAFE_OPTIONS
 
 FONT = "宋体"
 LOCKED_FILL = "#F2F2F2"

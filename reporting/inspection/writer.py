@@ -27,13 +27,10 @@ from reporting.inspection.sheet import (
     locked_cells,
     meta_rows,
 )
+from reporting.xlsx import SAFE_OPTIONS
 
-_OPTIONS = {
-    "in_memory": True,
-    "strings_to_formulas": False,
-    "strings_to_urls": False,
-    "strings_to_numbers": False,
-}
+# One place decides that no string becomes a formula, link or number: reporting.xlsx.
+_OPTIONS = SAFE_OPTIONS
 FONT = "宋体"
 ISSUES_SHEET = "问题清单"
 

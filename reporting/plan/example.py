@@ -226,15 +226,9 @@ def plan_workbook_bytes(sheets: Sheets) -> bytes:
     import xlsxwriter
 
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        buf,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
+    from reporting.xlsx import SAFE_OPTIONS
+
+    wb = xlsxwriter.Workbook(buf, SAFE_OPTIONS)
     head = wb.add_format(
         {
             "bold": True,
