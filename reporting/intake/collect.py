@@ -373,6 +373,10 @@ class _Run:
         prior = self.store.submission_by_sha(sha)
         again = of == source.display or self.store.was_audited("duplicate", sha, source.display)
         note = "此前已处理过这个文件" if again else f"与已收到的 {of} 内容完全相同，不重复计入"
+        if prior is not None and prior.period:
+            # Rebuild that period's notices too: a run killed before writing them recorded the
+            # file, so no later run would otherwise write them.
+            self.periods.add(prior.period)
         self.result.files.append(
             FileReport(
                 source.display,
