@@ -37,6 +37,9 @@ def report(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="按这一天判断各期是否到期（默认同成文日期）")
     ] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf/--no-pdf", help="装有 LibreOffice 时是否另出 PDF")
+    ] = True,
 ) -> None:
     """生成督导检查情况通报（Word 公文格式，装有 LibreOffice 时另出 PDF）和离线看板，
     并更新作为附件的汇总表、排名表。"""
@@ -45,13 +48,15 @@ def report(
     day = _day(on, "--date")
     when = _day(as_of, "--as-of") or day
     with errors(), progress("生成通报") as bar:
-        result = run_report(workspace, period, as_of=when, number=number, day=day, progress=bar)
+        result = run_report(
+            workspace, period, as_of=when, number=number, day=day, progress=bar, pdf=pdf
+        )
     ranked = len(result.ranking.ranked)
     pending = len(result.ranking.pending)
     out.print(f"[green]已生成通报[/green]：{result.notice}")
     if result.pdf:
         out.print(f"  PDF：{result.pdf}")
-    else:
+    elif pdf:
         out.print(f"  [yellow]{result.pdf_note}[/yellow]")
     out.print(f"  看板（可离线打开）：{result.dashboard}")
     out.print(f"  附件：{result.ranking_workbook}")

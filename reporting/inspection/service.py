@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
-from reporting.forms.generate import check_period, safe_name, select_units
+from reporting.forms.generate import PARALLEL_FROM, check_period, safe_name, select_units
 from reporting.fsutil import atomic_write_bytes
 from reporting.periods import Period
 from reporting.plan import snapshot
@@ -40,6 +41,70 @@ class InspectResult:
     plan_version: str
 
 
+@dataclass(frozen=True)
+class _Job:
+    month: Any
+    unit_code: str
+    day: date
+    plan_id: str
+    key: bytes
+    stamp: str
+    password: str
+    folder: Path
+    period: Period
+
+
+_MONTH: Any = None  # the month being written, set before the pool forks (not pickled per job)
+
+
+def _write_one(job: _Job) -> InspectionFile:
+    from reporting.inspection.sheet import build_sheet, make_meta
+    from reporting.inspection.word import render_inspection_docx
+    from reporting.inspection.writer import render_inspection
+
+    month = job.month if job.month is not None else _MONTH
+    um = month.unit(job.unit_code)
+    sheet = build_sheet(month, um, job.day)
+    meta = make_meta(sheet, job.plan_id, job.key, job.stamp)
+    xlsx = job.folder / sheet_filename(um.unit, job.period, "xlsx")
+    docx = job.folder / sheet_filename(um.unit, job.period, "docx")
+    atomic_write_bytes(xlsx, render_inspection(sheet, meta, job.password), durable=False)
+    atomic_write_bytes(docx, render_inspection_docx(sheet), durable=False)
+    return InspectionFile(um.unit.code, xlsx, docx, sheet.auto_total)
+
+
+def _run_all(jobs: list[_Job], progress: Progress | None) -> list[InspectionFile]:
+    """One process for a handful of units, both cores for a province (as forms do); the
+    month is inherited by the forked workers instead of being pickled with every job."""
+    global _MONTH
+    import multiprocessing
+    import os
+
+    total = len(jobs)
+    workers = os.cpu_count() or 1
+    done: list[InspectionFile] = []
+    if workers <= 1 or total < PARALLEL_FROM:
+        for job in jobs:
+            done.append(_write_one(job))
+            if progress:
+                progress(len(done), total)
+        return done
+    _MONTH = jobs[0].month
+    light = [
+        _Job(None, j.unit_code, j.day, j.plan_id, j.key, j.stamp, j.password, j.folder, j.period)
+        for j in jobs
+    ]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for result in pool.imap(_write_one, light, chunksize=8):
+                done.append(result)
+                if progress:
+                    progress(len(done), total)
+    finally:
+        _MONTH = None
+    return done
+
+
 def make_inspection_sheets(
     root: Path,
     period: str,
@@ -54,9 +119,6 @@ def make_inspection_sheets(
     The plan version is recorded in the store so returned sheets can be checked against it.
     ``as_of`` decides which periods' deadlines count for timeliness (default: today)."""
     from reporting.collate.facts import load_month
-    from reporting.inspection.sheet import build_sheet, make_meta
-    from reporting.inspection.word import render_inspection_docx
-    from reporting.inspection.writer import render_inspection
     from reporting.store import Store
 
     ws = Workspace(root)
@@ -75,18 +137,23 @@ def make_inspection_sheets(
     key = ws.form_key()
     stamp = (now or datetime.now()).isoformat(timespec="seconds")
     folder = ws.outbox / INSPECTION_DIR / str(when)
-    files: list[InspectionFile] = []
-    for n, unit in enumerate(units, start=1):
+    day = as_of or date.today()
+    jobs = []
+    for unit in units:
         um = month.unit(unit.code)
         assert um is not None
-        sheet = build_sheet(month, um, as_of or date.today())
-        meta = make_meta(sheet, plan.plan_id, key, stamp)
-        xlsx = folder / sheet_filename(unit, when, "xlsx")
-        docx = folder / sheet_filename(unit, when, "docx")
-        password = plan.settings.password or ""
-        atomic_write_bytes(xlsx, render_inspection(sheet, meta, password), durable=False)
-        atomic_write_bytes(docx, render_inspection_docx(sheet), durable=False)
-        files.append(InspectionFile(unit.code, xlsx, docx, sheet.auto_total))
-        if progress:
-            progress(n, len(units))
+        jobs.append(
+            _Job(
+                month,
+                unit.code,
+                day,
+                plan.plan_id,
+                key,
+                stamp,
+                plan.settings.password or "",
+                folder,
+                when,
+            )
+        )
+    files = _run_all(jobs, progress)
     return InspectResult(when, folder, tuple(files), plan.version)

@@ -48,7 +48,10 @@ def report(
     number: str | None = None,
     day: date | None = None,
     progress: Progress | None = None,
+    pdf: bool = True,
 ) -> ReportResult:
+    """Summary and ranking workbooks, the notice (and its PDF when ``pdf`` and LibreOffice is
+    installed) and the dashboard for ``period``."""
     from reporting.collate.service import collate
     from reporting.scoring.service import rank
 
@@ -69,12 +72,12 @@ def report(
     notice = folder / f"督导检查情况通报_{month.period}.docx"
     atomic_write_bytes(notice, notice_docx(month, ranking, info, root), durable=False)
     tick(3, steps)
-    pdf, note = to_pdf(notice)
+    made, note = to_pdf(notice) if pdf else (None, "按要求未生成 PDF")
     tick(4, steps)
     dashboard = folder / "dashboard.html"
     atomic_write_text(dashboard, dashboard_html(month, ranking, root))
     tick(5, steps)
-    return ReportResult(notice, pdf, note, dashboard, summary.path, ranked.path, month, ranking)
+    return ReportResult(notice, made, note, dashboard, summary.path, ranked.path, month, ranking)
 
 
 def to_pdf(docx: Path) -> tuple[Path | None, str]:

@@ -1,0 +1,249 @@
+"""Benchmark: a whole month for N units, stage by stage.
+
+    python bench/run.py --units 10000 [--json] [--openpyxl-sample K] [--keep DIR]
+
+Builds a workspace with an N-unit plan, generates the forms, fills them as units would (varied
+values; 5% with an error, 3% late, 2% missing), then runs collect, status, collate, inspect,
+rank and report, printing seconds, files/s and the peak RSS of the whole process tree. It also
+reads the same returns with python-calamine alone and with openpyxl alone (on a sample of K
+files when --openpyxl-sample is given; openpyxl needs ~11 ms a file) and prints the ratios
+collect/calamine and openpyxl/collect. The last line of --json output is one JSON object.
+
+Targets at N = 10,000 on a 2-core machine (issue #8): forms <= 60 s; collect <= 3x calamine;
+collate + rank + report <= 15 s; peak RSS <= 500 MB; each stage within 12x its time at 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import bench_workspace
+from fastfill import fast_fill
+
+from reporting.periods import Period
+
+PERIOD = Period(2014, 5)
+ON_TIME = datetime(2014, 6, 4, 17, 0)
+LATE = datetime(2014, 6, 9, 9, 0)
+REPORT_DAY = date(2014, 6, 10)
+
+
+class TreeRss:
+    """Samples the resident memory of this process and all its descendants (Linux /proc)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.peak = 0
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(os.getpid()))
+            self._stop.wait(self.interval)
+
+
+def tree_rss(pid: int) -> int:
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed(figures: dict[str, Any], key: str, fn: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    result = fn()
+    figures[key] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def fill_month(ws: Any, plan: Any, forms: Any, rng: random.Random) -> tuple[list[Path], list[Path]]:
+    """Returns (on-time files, late files) written into two inbox folders."""
+    from reporting.simulate import typical_filling
+
+    on_time_dir, late_dir = ws.inbox / "按时", ws.inbox / "逾期"
+    on_time_dir.mkdir()
+    late_dir.mkdir()
+    on_time, late = [], []
+    for form in forms.files:
+        roll = rng.random()
+        if roll < 0.02:
+            continue  # missing
+        unit = plan.unit(form.unit_code)
+        filling = typical_filling(plan, unit, PERIOD, rng)
+        if rng.random() < 0.05:
+            filling.indicators["B01"] = unit.headcount + 5  # breaks "<= 职工人数"
+        data = fast_fill(form.path.read_bytes(), plan, unit, PERIOD, filling)
+        folder, bucket = (late_dir, late) if roll > 0.97 else (on_time_dir, on_time)
+        path = folder / form.path.name
+        path.write_bytes(data)
+        bucket.append(path)
+    return on_time, late
+
+
+def calamine_read(paths: list[Path]) -> float:
+    from python_calamine import CalamineWorkbook
+
+    start = time.perf_counter()
+    for path in paths:
+        wb = CalamineWorkbook.from_path(str(path))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    return time.perf_counter() - start
+
+
+def openpyxl_read(paths: list[Path]) -> float:
+    import openpyxl
+
+    start = time.perf_counter()
+    for path in paths:
+        wb = openpyxl.load_workbook(path, data_only=True)
+        for ws in wb:
+            for _ in ws.iter_rows(values_only=True):
+                pass
+        wb.close()
+    return time.perf_counter() - start
+
+
+def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
+    from reporting.collate.service import collate, status
+    from reporting.forms.service import make_forms
+    from reporting.inspection.service import make_inspection_sheets
+    from reporting.intake.collect import collect
+    from reporting.plan.load import require_plan
+    from reporting.reports.service import report
+    from reporting.scoring.service import rank
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    figures: dict[str, Any] = {"units": units}
+    try:
+        with TreeRss() as rss:
+            ws = bench_workspace(tmp / "ws", units)
+            plan = require_plan(ws.plan_path)
+            forms = timed(figures, "forms_s", lambda: make_forms(ws.root, str(PERIOD)))
+            on_time, late = timed(
+                figures, "fill_s", lambda: fill_month(ws, plan, forms, random.Random(8))
+            )
+            files = on_time + late
+            figures["returns"] = len(files)
+            # a first collect takes the on-time returns, a second after the deadline the rest
+            shutil.move(str(ws.inbox / "逾期"), str(tmp / "逾期"))
+            first = timed(figures, "collect_1_s", lambda: collect(ws.root, received_at=ON_TIME))
+            shutil.move(str(tmp / "逾期"), str(ws.inbox / "逾期"))
+            second = timed(figures, "collect_2_s", lambda: collect(ws.root, received_at=LATE))
+            figures["collect_s"] = round(figures["collect_1_s"] + figures["collect_2_s"], 2)
+            figures["rejected"] = first.totals["rejected"] + second.totals["rejected"]
+            figures["calamine_read_s"] = round(calamine_read(files), 2)
+            chosen = files if sample is None else files[:sample]
+            openpyxl_s = openpyxl_read(chosen) * len(files) / max(1, len(chosen))
+            figures["openpyxl_read_s"] = round(openpyxl_s, 2)
+            figures["openpyxl_sampled"] = len(chosen)
+            timed(figures, "status_s", lambda: status(ws.root, str(PERIOD), date(2014, 6, 9)))
+            timed(figures, "collate_s", lambda: collate(ws.root, str(PERIOD)))
+            timed(
+                figures,
+                "inspect_s",
+                lambda: make_inspection_sheets(ws.root, str(PERIOD), as_of=date(2014, 6, 9)),
+            )
+            timed(figures, "rank_s", lambda: rank(ws.root, str(PERIOD), as_of=date(2014, 6, 9)))
+            timed(
+                figures,
+                "report_s",
+                lambda: report(ws.root, str(PERIOD), day=REPORT_DAY, as_of=date(2014, 6, 9)),
+            )
+        figures["peak_rss_mb"] = round(rss.peak / 2**20, 1)
+        figures["collect_vs_calamine"] = round(figures["collect_s"] / figures["calamine_read_s"], 2)
+        figures["openpyxl_vs_collect"] = round(figures["openpyxl_read_s"] / figures["collect_s"], 2)
+        figures["forms_per_s"] = round(units / figures["forms_s"], 1)
+        figures["collect_files_per_s"] = round(len(files) / figures["collect_s"], 1)
+        if keep:
+            shutil.copytree(tmp / "ws", keep, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--units", type=int, default=10000)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--openpyxl-sample",
+        type=int,
+        default=None,
+        help="read only this many returns with openpyxl and extrapolate",
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="copy the workspace here")
+    args = parser.parse_args()
+    f = run(args.units, args.openpyxl_sample, args.keep)
+    print(f"{f['units']} 个单位，{f['returns']} 份报送（退回 {f['rejected']}）")
+    print(f"  forms    {f['forms_s']:>8.2f} 秒  {f['forms_per_s']:.0f} 份/秒")
+    print(f"  填写     {f['fill_s']:>8.2f} 秒（基准数据准备，不计入）")
+    print(
+        f"  collect  {f['collect_s']:>8.2f} 秒  {f['collect_files_per_s']:.0f} 个/秒"
+        f"（两次回收 {f['collect_1_s']} + {f['collect_2_s']}）"
+    )
+    print(
+        f"  calamine {f['calamine_read_s']:>8.2f} 秒（单进程只读取）  collect/calamine = "
+        f"{f['collect_vs_calamine']}"
+    )
+    print(
+        f"  openpyxl {f['openpyxl_read_s']:>8.2f} 秒（抽样 {f['openpyxl_sampled']} 个外推）"
+        f"  openpyxl/collect = {f['openpyxl_vs_collect']}"
+    )
+    for key in ("status", "collate", "inspect", "rank", "report"):
+        print(f"  {key:<8} {f[key + '_s']:>8.2f} 秒")
+    total = f["collate_s"] + f["rank_s"] + f["report_s"]
+    print(f"  collate + rank + report = {total:.2f} 秒；进程树峰值内存 {f['peak_rss_mb']} MB")
+    if args.json:
+        keys = (
+            "units",
+            "forms_s",
+            "collect_s",
+            "calamine_read_s",
+            "openpyxl_read_s",
+            "collect_vs_calamine",
+            "openpyxl_vs_collect",
+            "collate_s",
+            "rank_s",
+            "report_s",
+            "peak_rss_mb",
+        )
+        print(json.dumps({k: f[k] for k in keys}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

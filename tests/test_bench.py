@@ -1,0 +1,40 @@
+"""The provincial benchmark must not rot: run it end to end on a tiny roster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+KEYS = {
+    "units",
+    "forms_s",
+    "collect_s",
+    "calamine_read_s",
+    "openpyxl_read_s",
+    "collect_vs_calamine",
+    "openpyxl_vs_collect",
+    "collate_s",
+    "rank_s",
+    "report_s",
+    "peak_rss_mb",
+}
+
+
+def test_bench_run_smoke():
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--units", "20", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    figures = json.loads(last)
+    assert set(figures) == KEYS
+    assert figures["units"] == 20
+    assert all(isinstance(v, int | float) and v >= 0 for v in figures.values())
+    assert "collect" in done.stdout and "calamine" in done.stdout
