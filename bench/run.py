@@ -43,7 +43,7 @@ REPORT_DAY = date(2014, 6, 10)
 
 
 class TreeRss:
-    """Samples the resident memory of this process and all its descendants (Linux /proc)."""
+    """Samples the memory of this process and all its descendants (Linux /proc, PSS)."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self.peak = 0
@@ -59,20 +59,29 @@ class TreeRss:
         self._stop.set()
         self._thread.join()
 
+    stage_peak = 0
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(os.getpid()))
+            now = tree_rss(os.getpid())
+            self.peak = max(self.peak, now)
+            self.stage_peak = max(self.stage_peak, now)
             self._stop.wait(self.interval)
 
 
+RSS: TreeRss | None = None
+
+
 def tree_rss(pid: int) -> int:
+    """Memory of the process tree, as the sum of each process's PSS (proportional set size):
+    pages a forked worker still shares with its parent count once, not once per process."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1]) * 1024
                         break
             for task in os.listdir(f"/proc/{p}/task"):
@@ -84,9 +93,14 @@ def tree_rss(pid: int) -> int:
 
 
 def timed(figures: dict[str, Any], key: str, fn: Callable[[], Any]) -> Any:
+    """Run one stage: its seconds in ``figures[key]``, its own peak tree RSS beside it."""
+    if RSS is not None:
+        RSS.stage_peak = 0
     start = time.perf_counter()
     result = fn()
     figures[key] = round(time.perf_counter() - start, 2)
+    if RSS is not None:
+        figures[key.replace("_s", "_peak_mb")] = round(RSS.stage_peak / 2**20, 1)
     return result
 
 
@@ -150,7 +164,9 @@ def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     figures: dict[str, Any] = {"units": units}
     try:
+        global RSS
         with TreeRss() as rss:
+            RSS = rss
             ws = bench_workspace(tmp / "ws", units)
             plan = require_plan(ws.plan_path)
             forms = timed(figures, "forms_s", lambda: make_forms(ws.root, str(PERIOD)))
@@ -226,6 +242,8 @@ def main() -> None:
     )
     for key in ("status", "collate", "inspect", "rank", "report"):
         print(f"  {key:<8} {f[key + '_s']:>8.2f} 秒")
+    peaks = "，".join(f"{k[:-8]} {v:.0f}" for k, v in f.items() if k.endswith("_peak_mb"))
+    print(f"  各阶段进程树峰值内存（MB）：{peaks}")
     total = f["collate_s"] + f["rank_s"] + f["report_s"]
     print(f"  collate + rank + report = {total:.2f} 秒；进程树峰值内存 {f['peak_rss_mb']} MB")
     if args.json:

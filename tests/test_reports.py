@@ -260,3 +260,21 @@ def test_dashboard_renders_in_a_browser(scored, tmp_path):
     assert shot.is_file()
     # a blank white page of this size compresses to a few KB; ours has text, charts, tables
     assert shot.stat().st_size > 40_000
+
+
+def test_long_ranking_shows_head_and_tail(scored):
+    from dataclasses import replace
+
+    from reporting.reports.notice import TABLE_HEAD, TABLE_TAIL
+
+    _, month, ranking = scored
+    many = ranking.ranked * 12  # 72 ranked rows
+    big = replace(ranking, units=tuple(many))
+    data = notice_data(month, big, INFO)
+    rows = data["ranking_rows"]
+    assert data["ranking_truncated"] and len(rows) == TABLE_HEAD + 1 + TABLE_TAIL
+    assert rows[TABLE_HEAD][0] == "……"
+    doc = docx_of(month, big)
+    assert len(doc.tables[0].rows) == 1 + TABLE_HEAD + 1 + TABLE_TAIL
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "全部 72 个单位的排名见附件" in text

@@ -130,6 +130,8 @@ class Month:
     units: tuple[UnitMonth, ...]
     history: dict[str, dict[str, str]] = field(default_factory=dict)  # period → unit → state
     trend: tuple[TrendPoint, ...] = ()
+    # answers computed once per month for all units (e.g. which periods count for timeliness)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def unit(self, code: str) -> UnitMonth | None:
         return self._by_code.get(code)

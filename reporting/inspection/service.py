@@ -95,7 +95,8 @@ def _run_all(jobs: list[_Job], progress: Progress | None) -> list[InspectionFile
         for j in jobs
     ]
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        # fresh workers now and then: python-docx and lxml keep memory they never give back
+        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=64) as pool:
             for result in pool.imap(_write_one, light, chunksize=8):
                 done.append(result)
                 if progress:

@@ -271,8 +271,9 @@ class OfficialDocument:
         table.autofit = False  # fixed layout: the widths below are kept by Word and LibreOffice
         for c, width in enumerate(widths_mm):
             table.columns[c].width = Mm(width)
+        table_rows = list(table.rows)  # table.rows[r] rebuilds the grid each time: quadratic
         for r, values in enumerate([header, *rows]):
-            cells = table.rows[r].cells
+            cells = table_rows[r].cells
             for c, value in enumerate(values):
                 cell = cells[c]
                 cell.width = Mm(widths_mm[c])

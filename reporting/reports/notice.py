@@ -18,6 +18,8 @@ TEMPLATE = "notice.txt.j2"
 MAX_GOOD_PRACTICE = 5
 MAX_NAMED = 8
 PRAISED = 3
+TABLE_ALL_UP_TO = 60  # a longer ranking shows its head and tail; the annex has all of it
+TABLE_HEAD, TABLE_TAIL = 30, 10
 
 _CN = "零一二三四五六七八九十"
 
@@ -130,10 +132,11 @@ def notice_data(month: Month, ranking: Any, info: NoticeInfo) -> dict[str, Any]:
         "good_practice": good,
         "problems": problems,
         "ranked": bool(ranked),
-        "ranking_rows": [
-            [str(x.rank), x.unit.name, x.unit.category, f"{x.total:g}", x.grade or ""]
-            for x in ranked
-        ],
+        "ranking_rows": _table_rows(ranked),
+        "ranking_truncated": len(ranked) > TABLE_ALL_UP_TO,
+        "table_head": TABLE_HEAD,
+        "table_tail": TABLE_TAIL,
+        "n_ranked": len(ranked),
         "pending": [x.unit.name for x in (ranking.pending if ranking else ())],
         "praise": praise,
         "criticism": criticism,
@@ -145,6 +148,15 @@ def notice_data(month: Month, ranking: Any, info: NoticeInfo) -> dict[str, Any]:
         "change": change,
         "cn": cn,
     }
+
+
+def _table_rows(ranked: list[Any]) -> list[list[str]]:
+    rows = [
+        [str(x.rank), x.unit.name, x.unit.category, f"{x.total:g}", x.grade or ""] for x in ranked
+    ]
+    if len(rows) <= TABLE_ALL_UP_TO:
+        return rows
+    return [*rows[:TABLE_HEAD], ["……", "……", "……", "……", "……"], *rows[-TABLE_TAIL:]]
 
 
 def _label(period: str) -> str:

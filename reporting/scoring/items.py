@@ -155,6 +155,9 @@ def counted_periods(month: Month, as_of: date | None = None) -> tuple[list[str],
     Periods up to the scored one whose deadline is on or before ``as_of`` (default: the scored
     period's deadline)."""
     limit = as_of or month.deadline
+    key = ("counted_periods", limit)
+    if key in month.memo:  # the same for every unit: compute once per month
+        return month.memo[key]
     plan = month.plan
     counted: list[str] = []
     skipped: list[str] = []
@@ -167,6 +170,7 @@ def counted_periods(month: Month, as_of: date | None = None) -> tuple[list[str],
             counted.append(text)
         else:
             skipped.append(text)
+    month.memo[key] = (counted, skipped)
     return counted, skipped
 
 
