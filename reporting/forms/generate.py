@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import tempfile
@@ -17,12 +16,12 @@ from reporting.errors import UsageError
 from reporting.forms.layout import LEDGER_SPARE_ROWS, build_layout, make_meta
 from reporting.forms.writer import EMPTY_PREFILL, Prefill, render_form
 from reporting.fsutil import atomic_write_bytes
+from reporting.parallel import run_jobs
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
-PARALLEL_FROM = 40  # below this many forms a process pool costs more than it saves
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
@@ -127,29 +126,10 @@ def generate_forms(
         )
         for u in units
     ]
-    files = _run_all(jobs, progress, workers)
+    files = run_jobs(_run_job, jobs, progress=progress, workers=workers)
     archive = folder.parent / f"全部表单_{period}.zip"
     _write_zip(archive, files)
     return FormsResult(period, folder, tuple(files), archive, plan.version)
-
-
-def _run_all(jobs: list[_Job], progress: Progress | None, workers: int | None) -> list[FormFile]:
-    total = len(jobs)
-    n = workers if workers is not None else (os.cpu_count() or 1)
-    done: list[FormFile] = []
-    if n <= 1 or total < PARALLEL_FROM:
-        for job in jobs:
-            done.append(_run_job(job))
-            if progress:
-                progress(len(done), total)
-        return done
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(n) as pool:
-        for result in pool.imap(_run_job, jobs, chunksize=8):
-            done.append(result)
-            if progress:
-                progress(len(done), total)
-    return done
 
 
 def _write_zip(path: Path, files: list[FormFile]) -> None:

@@ -9,8 +9,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from reporting.forms.generate import PARALLEL_FROM, check_period, safe_name, select_units
+from reporting.forms.generate import check_period, safe_name, select_units
 from reporting.fsutil import atomic_write_bytes
+from reporting.parallel import PARALLEL_FROM, run_jobs
 from reporting.periods import Period
 from reporting.plan import snapshot
 from reporting.plan.load import require_plan_result
@@ -74,21 +75,10 @@ def _write_one(job: _Job) -> InspectionFile:
 
 
 def _run_all(jobs: list[_Job], progress: Progress | None) -> list[InspectionFile]:
-    """One process for a handful of units, both cores for a province (as forms do); the
-    month is inherited by the forked workers instead of being pickled with every job."""
+    """The month is inherited by forked workers instead of being pickled with every job."""
     global _MONTH
-    import multiprocessing
-    import os
-
-    total = len(jobs)
-    workers = os.cpu_count() or 1
-    done: list[InspectionFile] = []
-    if workers <= 1 or total < PARALLEL_FROM:
-        for job in jobs:
-            done.append(_write_one(job))
-            if progress:
-                progress(len(done), total)
-        return done
+    if len(jobs) < PARALLEL_FROM:
+        return run_jobs(_write_one, jobs, progress=progress)
     _MONTH = jobs[0].month
     light = [
         _Job(None, j.unit_code, j.day, j.plan_id, j.key, j.stamp, j.password, j.folder, j.period)
@@ -96,14 +86,9 @@ def _run_all(jobs: list[_Job], progress: Progress | None) -> list[InspectionFile
     ]
     try:
         # fresh workers now and then: python-docx and lxml keep memory they never give back
-        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=64) as pool:
-            for result in pool.imap(_write_one, light, chunksize=8):
-                done.append(result)
-                if progress:
-                    progress(len(done), total)
+        return run_jobs(_write_one, light, progress=progress, max_tasks=64)
     finally:
         _MONTH = None
-    return done
 
 
 def make_inspection_sheets(
