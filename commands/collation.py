@@ -11,9 +11,11 @@ from rich.table import Table
 
 from commands.common import (
     EXIT_USAGE,
+    TERMINAL_ROWS,
     JsonOpt,
     PeriodOpt,
     WorkspaceOpt,
+    clipped,
     echo_json,
     err,
     errors,
@@ -28,6 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 _STYLE = {"on-time": "green", "late": "yellow", "rejected": "red", "missing": "red"}
+_CHASE_ORDER = {"missing": 0, "rejected": 1, "late": 2, "on-time": 3}
 
 
 def status(
@@ -76,7 +79,16 @@ def render_status(result: Any) -> None:
     table = Table(title="各单位报送状态")
     for col in ("单位编码", "单位名称", "所属地区", "状态", "首次收到", "逾期天数"):
         table.add_column(col, overflow="fold")
-    for u in month.units:
+    # all units while the table is short; then only those that need chasing, worst first
+    shown = list(month.units)
+    if len(shown) > TERMINAL_ROWS:
+        shown = sorted(
+            (u for u in shown if u.state != "on-time"), key=lambda u: _CHASE_ORDER[u.state]
+        )
+    head, _, left_out = clipped(shown, head=TERMINAL_ROWS, tail=0)
+    if len(head) < len(month.units):
+        table.title = f"各单位报送状态（共 {len(month.units)} 个单位，只列需要催报或处理的单位）"
+    for u in head:
         style = _STYLE[u.state]
         table.add_row(
             u.unit.code,
@@ -87,6 +99,8 @@ def render_status(result: Any) -> None:
             str(u.days_late) if u.reported and u.days_late else "",
         )
     out.print(table)
+    if left_out:
+        out.print(f"另有 {left_out} 个需要催报或处理的单位未列出，完整名单见催报名单。")
     out.print(f"催报名单：{result.reminder_workbook}")
     out.print(f"可复制到群里的催报通知：{result.reminder_text}")
 

@@ -46,6 +46,8 @@ _ZH = {
     "[required]": "[必填]",
     "{value!r} is not a valid {number_type}.": "{value!r} 不是有效的{number_type}。",
     "Option {name!r} does not take a value.": "选项 {name!r} 不带值。",
+    "Did you mean {possibility}?": "是不是要用 {possibility}？",
+    "(Possible options: {possibilities})": "（可能是：{possibilities}）",
 }
 
 
@@ -60,8 +62,13 @@ def install_chinese() -> None:
     def translate(message: str) -> str:
         return _ZH.get(message, message)
 
+    def translate_plural(singular: str, plural: str, n: int) -> str:
+        return translate(singular if n == 1 else plural)
+
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.types):
         module._ = translate  # type: ignore[attr-defined]
+    click.exceptions.ngettext = translate_plural  # type: ignore[attr-defined]
+    _translate_command_suggestions()
     ru.OPTIONS_PANEL_TITLE = "选项"
     ru.COMMANDS_PANEL_TITLE = "命令"
     ru.ARGUMENTS_PANEL_TITLE = "参数"
@@ -70,6 +77,44 @@ def install_chinese() -> None:
     ru.DEFAULT_STRING = "[默认：{}]"
     ru.REQUIRED_LONG_STRING = "[必填]"
     ru.RICH_HELP = "运行 [blue]'{command_path} {help_option}'[/] 查看帮助。"
+
+
+def _translate_command_suggestions() -> None:
+    """Typer appends "Did you mean 'x'?" to an unknown command's message with an f-string,
+    out of gettext's reach; put it into Chinese where it is raised."""
+    import click
+    from typer.core import TyperGroup
+
+    if getattr(TyperGroup.resolve_command, "_chinese", False):
+        return
+    original = TyperGroup.resolve_command
+
+    def resolve_command(self: Any, ctx: Any, args: Any) -> Any:
+        try:
+            return original(self, ctx, args)
+        except click.UsageError as exc:
+            head, sep, tail = exc.message.partition(". Did you mean ")
+            if sep:
+                exc.message = f"{head.rstrip('。.')}。是不是要用 {tail.rstrip('?')}？"
+            raise
+
+    resolve_command._chinese = True  # type: ignore[attr-defined]
+    TyperGroup.resolve_command = resolve_command  # type: ignore[method-assign]
+
+
+# A terminal is no place for a 10,000-row table: longer listings show their head and tail
+# and name the workbook that holds all of them.
+TERMINAL_ROWS, TERMINAL_HEAD, TERMINAL_TAIL = 60, 30, 10
+
+
+def clipped(
+    rows: list[Any], head: int = TERMINAL_HEAD, tail: int = TERMINAL_TAIL
+) -> tuple[list[Any], list[Any], int]:
+    """(first rows, last rows, how many were left out between them); everything in the first
+    list when there are at most ``TERMINAL_ROWS``."""
+    if len(rows) <= TERMINAL_ROWS:
+        return list(rows), [], 0
+    return list(rows[:head]), list(rows[-tail:]) if tail else [], len(rows) - head - tail
 
 
 out = Console(highlight=False, soft_wrap=True)

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from commands.common import JsonOpt, PeriodOpt, WorkspaceOpt, echo_json, errors, out, progress
+from commands.common import (
+    JsonOpt,
+    PeriodOpt,
+    WorkspaceOpt,
+    clipped,
+    echo_json,
+    errors,
+    out,
+    progress,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +73,7 @@ def render_ranking(ranking: Any) -> None:
     def shown(value: int | None) -> str:
         return "待评" if value is None else str(value)
 
-    for s in ranking.units:
+    def add(s: Any) -> None:
         table.add_row(
             shown(s.rank),
             f"{s.unit.code} {s.unit.name}",
@@ -75,6 +84,14 @@ def render_ranking(ranking: Any) -> None:
             shown(s.rank_in_category),
             shown(s.rank_in_region),
         )
+
+    head, tail, left_out = clipped(list(ranking.units))
+    for s in head:
+        add(s)
+    if left_out:
+        table.add_row("……", f"（中间 {left_out} 个单位略，全部排名见排名表）", *[""] * 6)
+    for s in tail:
+        add(s)
     out.print(table)
     if ranking.pending:
         out.print(

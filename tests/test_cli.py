@@ -175,3 +175,34 @@ def test_forms_usage_errors(runner: CliRunner, workspace: Path):
     assert bad_period.exit_code == 2 and "格式不对" in bad_period.stderr
     bad_unit = runner.invoke(app, ["forms", "-w", str(workspace), "-p", "2014-05", "-u", "NOPE"])
     assert bad_unit.exit_code == 2 and "NOPE" in bad_unit.stderr
+
+
+def test_long_listings_show_head_and_tail_and_name_the_workbook(runner: CliRunner, tmp_path: Path):
+    """70 units, nothing returned: the terminal lists 60 units to chase and the ranking's head
+    and tail; the workbooks hold everything."""
+    from bench.common import bench_workspace
+
+    ws = bench_workspace(tmp_path / "ws", 70)
+    status = runner.invoke(
+        app, ["status", "-p", "2014-05", "--as-of", "2014-06-09", "-w", str(ws.root)]
+    )
+    assert status.exit_code == 0, status.output
+    assert "U00060" in status.output and "U00061" not in status.output
+    assert "另有 10 个需要催报或处理的单位未列出" in status.output
+    ranked = runner.invoke(app, ["rank", "-p", "2014-05", "-w", str(ws.root)])
+    assert ranked.exit_code == 0, ranked.output
+    listed = {f"U{i:05d}" for i in range(1, 71) if f"U{i:05d}" in ranked.output}
+    assert len(listed) == 40
+    assert "中间 30 个单位略" in ranked.output
+    book = openpyxl.load_workbook(ws.outbox / "2014-05" / "排名表_2014-05.xlsx", read_only=True)
+    codes = {c for row in book.worksheets[0].iter_rows(values_only=True) for c in row}
+    assert {f"U{i:05d}" for i in range(1, 71)} <= codes
+
+
+def test_typos_get_chinese_suggestions(runner: CliRunner, workspace: Path):
+    option = runner.invoke(app, ["rank", "-p", "2014-05", "--jsn", "-w", str(workspace)])
+    assert option.exit_code == 2
+    assert "是不是要用 --json" in option.output and "Did you mean" not in option.output
+    command = runner.invoke(app, ["rnak"])
+    assert command.exit_code == 2
+    assert "是不是要用 'rank'" in command.output and "Did you mean" not in command.output
