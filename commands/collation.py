@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,16 +9,15 @@ import typer
 from rich.table import Table
 
 from commands.common import (
-    EXIT_USAGE,
     TERMINAL_ROWS,
     JsonOpt,
     PeriodOpt,
     WorkspaceOpt,
     clipped,
     echo_json,
-    err,
     errors,
     out,
+    parse_day,
     progress,
 )
 
@@ -45,23 +43,13 @@ def status(
     from reporting.collate.service import status as run_status
     from reporting.collate.status import status_json
 
-    today = _day(as_of)
+    today = parse_day(as_of, "--as-of")
     with errors():
         result = run_status(workspace, period, today)
     if as_json:
         echo_json(status_json(result.month))
         return
     render_status(result)
-
-
-def _day(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        err.print(f"[red]参数错误：[/red]日期“{text}”格式不对，应如 2014-06-09")
-        raise typer.Exit(EXIT_USAGE) from None
 
 
 def render_status(result: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,6 +127,21 @@ WorkspaceOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出结果，便于其他程序读取")]
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="报送期，如 2014-05")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="按这一天判断哪些期已过截止日期，如 2014-06-09（默认今天）"),
+]
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    """A date option (``2014-06-09``) or None; a usage error (exit 2) when malformed."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err.print(f"[red]参数错误：[/red]{option} 的日期“{text}”格式不对，应如 2014-06-09")
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @contextmanager

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from commands.common import EXIT_USAGE, PeriodOpt, WorkspaceOpt, err, errors, out, progress
+from commands.common import PeriodOpt, WorkspaceOpt, errors, out, parse_day, progress
 
 
 def register(app: typer.Typer) -> None:
     app.command()(report)
-
-
-def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        err.print(f"[red]参数错误：[/red]{option} 的日期“{text}”格式不对，应如 2014-06-10")
-        raise typer.Exit(EXIT_USAGE) from None
 
 
 def report(
@@ -45,8 +34,8 @@ def report(
     并更新作为附件的汇总表、排名表。"""
     from reporting.reports.service import report as run_report
 
-    day = _day(on, "--date")
-    when = _day(as_of, "--as-of") or day
+    day = parse_day(on, "--date")
+    when = parse_day(as_of, "--as-of") or day
     with errors(), progress("生成通报") as bar:
         result = run_report(
             workspace, period, as_of=when, number=number, day=day, progress=bar, pdf=pdf

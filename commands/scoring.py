@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from commands.common import (
+    AsOfOpt,
     JsonOpt,
     PeriodOpt,
     WorkspaceOpt,
@@ -16,6 +17,7 @@ from commands.common import (
     echo_json,
     errors,
     out,
+    parse_day,
     progress,
 )
 
@@ -31,12 +33,14 @@ def inspect(
         list[str] | None, typer.Option("--unit", "-u", help="只生成这些单位（单位编码，可重复）")
     ] = None,
     workspace: WorkspaceOpt = Path("."),
+    as_of: AsOfOpt = None,
 ) -> None:
     """生成督导考评表（Excel 和 Word）：预填单位报送情况和自动评分，现场评分项留给督导组填写。"""
     from reporting.inspection.service import make_inspection_sheets
 
+    day = parse_day(as_of, "--as-of")
     with errors(), progress("生成督导考评表") as bar:
-        result = make_inspection_sheets(workspace, period, unit_codes=unit, progress=bar)
+        result = make_inspection_sheets(workspace, period, unit_codes=unit, as_of=day, progress=bar)
     out.print(
         f"[green]已生成 {len(result.files)} 个单位的督导考评表[/green]"
         f"（Excel 和 Word 各一份，方案版本 {result.plan_version}）"
@@ -52,12 +56,14 @@ def rank(
     period: PeriodOpt,
     workspace: WorkspaceOpt = Path("."),
     as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
 ) -> None:
     """按考评细则计算各单位得分、等级和排名（总排名、类别内、地区内），生成排名表。"""
     from reporting.scoring.service import rank as run_rank
 
+    day = parse_day(as_of, "--as-of")
     with errors():
-        result = run_rank(workspace, period)
+        result = run_rank(workspace, period, as_of=day)
     if as_json:
         echo_json(result.ranking.as_json())
         return

@@ -206,3 +206,12 @@ def test_typos_get_chinese_suggestions(runner: CliRunner, workspace: Path):
     command = runner.invoke(app, ["rnak"])
     assert command.exit_code == 2
     assert "是不是要用 'rank'" in command.output and "Did you mean" not in command.output
+
+
+@pytest.mark.parametrize("command", ["status", "inspect", "rank", "report"])
+def test_as_of_dates_are_checked_alike(runner: CliRunner, workspace: Path, command: str):
+    done = runner.invoke(
+        app, [command, "-p", "2014-05", "--as-of", "2014-13-01", "-w", str(workspace)]
+    )
+    assert done.exit_code == 2
+    assert "--as-of 的日期“2014-13-01”格式不对" in done.output
