@@ -4,7 +4,9 @@
 
 Builds a workspace with an N-unit plan, generates the forms, fills them as units would (varied
 values; 5% with an error, 3% late, 2% missing), then runs collect, status, collate, inspect,
-rank and report, printing seconds, files/s and the peak RSS of the whole process tree. It also
+rank and report, each as ``python cli.py …`` in a process of its own as a clerk runs them
+(their start-up and terminal output included), printing seconds, files/s and the peak memory
+(PSS) of each stage's process tree. It also
 reads the same returns with python-calamine alone and with openpyxl alone (on a sample of K
 files when --openpyxl-sample is given; openpyxl needs ~11 ms a file) and prints the ratios
 collect/calamine and openpyxl/collect. The last line of --json output is one JSON object.
@@ -16,16 +18,17 @@ collate + rank + report <= 15 s; peak RSS <= 500 MB; each stage within 12x its t
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
 import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -41,36 +44,7 @@ PERIOD = Period(2014, 5)
 ON_TIME = datetime(2014, 6, 4, 17, 0)
 LATE = datetime(2014, 6, 9, 9, 0)
 REPORT_DAY = date(2014, 6, 10)
-
-
-class TreeRss:
-    """Samples the memory of this process and all its descendants (Linux /proc, PSS)."""
-
-    def __init__(self, interval: float = 0.05) -> None:
-        self.peak = 0
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    stage_peak = 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            now = tree_rss(os.getpid())
-            self.peak = max(self.peak, now)
-            self.stage_peak = max(self.stage_peak, now)
-            self._stop.wait(self.interval)
-
-
-RSS: TreeRss | None = None
+AS_OF = date(2014, 6, 9)
 
 
 def tree_rss(pid: int) -> int:
@@ -93,24 +67,43 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+CLI = Path(__file__).resolve().parent.parent / "cli.py"
+
+
 def timed(figures: dict[str, Any], key: str, fn: Callable[[], Any]) -> Any:
-    """Run one stage: its seconds in ``figures[key]``, its own peak tree RSS beside it."""
-    if RSS is not None:
-        RSS.stage_peak = 0
-    # Each CLI command is its own process; here every stage shares one. Freeze what earlier
-    # stages left alive so the cyclic GC does not rescan millions of their objects (at 10k
-    # units this made `report` take 204 s here against 22 s run on its own).
-    gc.collect()
-    gc.freeze()
+    """Run one in-process step: its seconds in ``figures[key]``."""
     start = time.perf_counter()
     result = fn()
     figures[key] = round(time.perf_counter() - start, 2)
-    if RSS is not None:
-        figures[key.replace("_s", "_peak_mb")] = round(RSS.stage_peak / 2**20, 1)
     return result
 
 
-def fill_month(ws: Any, plan: Any, forms: Any, rng: random.Random) -> tuple[list[Path], list[Path]]:
+def stage(figures: dict[str, Any], key: str, args: list[str], ok: tuple[int, ...] = (0,)) -> str:
+    """Run one stage as a clerk does, ``python cli.py …`` in its own process: its seconds in
+    ``figures[key]`` and the peak memory of its process tree beside it. Returns its output."""
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, str(CLI), *args], stdout=log, stderr=subprocess.STDOUT
+        )
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.05)
+        figures[key] = round(time.perf_counter() - start, 2)
+        figures[key.replace("_s", "_peak_mb")] = round(peak / 2**20, 1)
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace")
+    if proc.returncode not in ok:
+        raise SystemExit(
+            f"{' '.join(args[:1])} 失败（退出码 {proc.returncode}）：\n{output[-3000:]}"
+        )
+    return output
+
+
+def fill_month(
+    ws: Any, plan: Any, forms: list[tuple[str, Path]], rng: random.Random
+) -> tuple[list[Path], list[Path]]:
     """Returns (on-time files, late files) written into two inbox folders."""
     from reporting.simulate import typical_filling
 
@@ -118,17 +111,17 @@ def fill_month(ws: Any, plan: Any, forms: Any, rng: random.Random) -> tuple[list
     on_time_dir.mkdir()
     late_dir.mkdir()
     on_time, late = [], []
-    for form in forms.files:
+    for code, form in forms:
         roll = rng.random()
         if roll < 0.02:
             continue  # missing
-        unit = plan.unit(form.unit_code)
+        unit = plan.unit(code)
         filling = typical_filling(plan, unit, PERIOD, rng)
         if rng.random() < 0.05:
             filling.indicators["B01"] = unit.headcount + 5  # breaks "<= 职工人数"
-        data = fast_fill(form.path.read_bytes(), plan, unit, PERIOD, filling)
+        data = fast_fill(form.read_bytes(), plan, unit, PERIOD, filling)
         folder, bucket = (late_dir, late) if roll > 0.97 else (on_time_dir, on_time)
-        path = folder / form.path.name
+        path = folder / form.name
         path.write_bytes(data)
         bucket.append(path)
     return on_time, late
@@ -159,54 +152,62 @@ def openpyxl_read(paths: list[Path]) -> float:
 
 
 def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
-    from reporting.collate.service import collate, status
-    from reporting.forms.service import make_forms
-    from reporting.inspection.service import make_inspection_sheets
-    from reporting.intake.collect import collect
+    from reporting.forms.generate import form_filename
     from reporting.plan.load import require_plan
-    from reporting.reports.service import report
-    from reporting.scoring.service import rank
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     figures: dict[str, Any] = {"units": units}
     try:
-        global RSS
-        with TreeRss() as rss:
-            RSS = rss
-            ws = bench_workspace(tmp / "ws", units)
-            plan = require_plan(ws.plan_path)
-            forms = timed(figures, "forms_s", lambda: make_forms(ws.root, str(PERIOD)))
-            on_time, late = timed(
-                figures, "fill_s", lambda: fill_month(ws, plan, forms, random.Random(8))
-            )
-            files = on_time + late
-            figures["returns"] = len(files)
-            # a first collect takes the on-time returns, a second after the deadline the rest
-            shutil.move(str(ws.inbox / "逾期"), str(tmp / "逾期"))
-            first = timed(figures, "collect_1_s", lambda: collect(ws.root, received_at=ON_TIME))
-            shutil.move(str(tmp / "逾期"), str(ws.inbox / "逾期"))
-            second = timed(figures, "collect_2_s", lambda: collect(ws.root, received_at=LATE))
-            figures["collect_s"] = round(figures["collect_1_s"] + figures["collect_2_s"], 2)
-            figures["rejected"] = first.totals["rejected"] + second.totals["rejected"]
-            figures["calamine_read_s"] = round(calamine_read(files), 2)
-            chosen = files if sample is None else files[:sample]
-            openpyxl_s = openpyxl_read(chosen) * len(files) / max(1, len(chosen))
-            figures["openpyxl_read_s"] = round(openpyxl_s, 2)
-            figures["openpyxl_sampled"] = len(chosen)
-            timed(figures, "status_s", lambda: status(ws.root, str(PERIOD), date(2014, 6, 9)))
-            timed(figures, "collate_s", lambda: collate(ws.root, str(PERIOD)))
-            timed(
-                figures,
-                "inspect_s",
-                lambda: make_inspection_sheets(ws.root, str(PERIOD), as_of=date(2014, 6, 9)),
-            )
-            timed(figures, "rank_s", lambda: rank(ws.root, str(PERIOD), as_of=date(2014, 6, 9)))
-            timed(
-                figures,
-                "report_s",
-                lambda: report(ws.root, str(PERIOD), day=REPORT_DAY, as_of=date(2014, 6, 9)),
-            )
-        figures["peak_rss_mb"] = round(rss.peak / 2**20, 1)
+        ws = bench_workspace(tmp / "ws", units)
+        plan = require_plan(ws.plan_path)
+        w = ["-w", str(ws.root)]
+        period = ["-p", str(PERIOD)]
+        as_of = ["--as-of", AS_OF.isoformat()]
+        stage(figures, "forms_s", ["forms", *period, *w])
+        folder = ws.forms_dir / str(PERIOD)
+        forms = [(u.code, folder / form_filename(u, PERIOD)) for u in plan.units]
+        on_time, late = timed(
+            figures, "fill_s", lambda: fill_month(ws, plan, forms, random.Random(8))
+        )
+        files = on_time + late
+        figures["returns"] = len(files)
+        # a first collect takes the on-time returns, a second after the deadline the rest;
+        # collect exits 1 when it sent returns back, as it does here for the planted errors
+        shutil.move(str(ws.inbox / "逾期"), str(tmp / "逾期"))
+        stage(
+            figures,
+            "collect_1_s",
+            ["collect", *w, "--received-at", ON_TIME.isoformat()],
+            (0, 1),
+        )
+        shutil.move(str(tmp / "逾期"), str(ws.inbox / "逾期"))
+        stage(
+            figures,
+            "collect_2_s",
+            ["collect", *w, "--received-at", LATE.isoformat()],
+            (0, 1),
+        )
+        figures["collect_s"] = round(figures["collect_1_s"] + figures["collect_2_s"], 2)
+        figures["collect_peak_mb"] = max(
+            figures.pop("collect_1_peak_mb"), figures.pop("collect_2_peak_mb")
+        )
+        figures["rejected"] = rejected(ws.store_path)
+        figures["calamine_read_s"] = round(calamine_read(files), 2)
+        chosen = files if sample is None else files[:sample]
+        openpyxl_s = openpyxl_read(chosen) * len(files) / max(1, len(chosen))
+        figures["openpyxl_read_s"] = round(openpyxl_s, 2)
+        figures["openpyxl_sampled"] = len(chosen)
+        stage(figures, "status_s", ["status", *period, *w, *as_of])
+        stage(figures, "collate_s", ["collate", *period, *w])
+        stage(figures, "inspect_s", ["inspect", *period, *w, *as_of])
+        stage(figures, "rank_s", ["rank", *period, *w, *as_of])
+        stage(
+            figures,
+            "report_s",
+            ["report", *period, *w, *as_of, "--date", REPORT_DAY.isoformat(), "--no-pdf"],
+        )
+        peaks = [v for k, v in figures.items() if k.endswith("_peak_mb")]
+        figures["peak_rss_mb"] = max(peaks)
         figures["collect_vs_calamine"] = round(figures["collect_s"] / figures["calamine_read_s"], 2)
         figures["openpyxl_vs_collect"] = round(figures["openpyxl_read_s"] / figures["collect_s"], 2)
         figures["forms_per_s"] = round(units / figures["forms_s"], 1)
@@ -216,6 +217,14 @@ def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return figures
+
+
+def rejected(store: Path) -> int:
+    """How many returns the collect runs sent back."""
+    with closing(sqlite3.connect(store)) as conn:
+        return conn.execute("SELECT count(*) FROM submissions WHERE state = 'rejected'").fetchone()[
+            0
+        ]
 
 
 def main() -> None:

@@ -12,8 +12,10 @@ from commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    TERMINAL_ROWS,
     JsonOpt,
     WorkspaceOpt,
+    clipped,
     echo_json,
     err,
     errors,
@@ -102,9 +104,15 @@ def render_collect(result: Any) -> None:
     detail = Table(title="文件明细", show_lines=False)
     for col in ("文件", "单位", "报送期", "结果", "说明"):
         detail.add_column(col, overflow="fold")
-    for f in result.files:
-        if (f.state == "accepted" and not f.findings and not f.late) or f.processed_before:
-            continue
+    noted = [
+        f
+        for f in result.files
+        if not ((f.state == "accepted" and not f.findings and not f.late) or f.processed_before)
+    ]
+    # sent back first: on a provincial inbox the terminal shows the files that need a reply
+    noted.sort(key=lambda f: f.state != "rejected")
+    shown, _, left_out = clipped(noted, head=TERMINAL_ROWS, tail=0)
+    for f in shown:
         first = next((x for x in f.findings if x.is_error), f.findings[0] if f.findings else None)
         note = f.note or (f"{first.where()} {first.message}" if first else "")
         if f.late and f.state == "accepted":
@@ -115,6 +123,8 @@ def render_collect(result: Any) -> None:
         detail.add_row(f.path, f.unit or "—", f.period or "—", _STATE[f.state], note)
     if detail.row_count:
         out.print(detail)
+    if left_out:
+        out.print(f"另有 {left_out} 个文件未列出（加 --json 可列出全部；退回的单位都在退回通知里）")
     for line in report_lines(result.files):
         out.print(line)
     feedback = sorted({str(f.feedback.parent) for f in result.files if f.feedback})
