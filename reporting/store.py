@@ -857,6 +857,15 @@ class Store:
 
     # ---- submissions: reading
 
+    def revision(self) -> str:
+        """Changes whenever a submission is recorded or superseded (rows are only ever added,
+        and superseding happens in the same transaction): for telling whether an output made
+        from the store is still current."""
+        row = self._conn.execute(
+            "SELECT count(*), coalesce(max(id), 0), count(superseded_by) FROM submissions"
+        ).fetchone()
+        return f"{row[0]}:{row[1]}:{row[2]}"
+
     def submissions(
         self,
         period: str | Period | None = None,

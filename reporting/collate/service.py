@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from reporting import outputs
 from reporting.collate.facts import Month, load_month
 from reporting.collate.status import reminder_text, reminder_workbook
 from reporting.collate.workbook import summary_workbook
@@ -34,13 +35,19 @@ class CollateResult:
 
 
 def read_month(root: Path, period: str) -> tuple[Workspace, Month]:
+    ws, month, _ = read_month_revision(root, period)
+    return ws, month
+
+
+def read_month_revision(root: Path, period: str) -> tuple[Workspace, Month, str]:
+    """The workspace, the month, and the store revision it was read at."""
     ws = Workspace(root)
     ws.require()
     when = Period.parse(period)
     plan = require_plan(ws.plan_path)
     check_period(plan, when)
     with Store.open(ws.store_path) as store:
-        return ws, load_month(store, plan, when)
+        return ws, load_month(store, plan, when), store.revision()
 
 
 def period_folder(ws: Workspace, month: Month) -> Path:
@@ -62,7 +69,22 @@ def status(root: Path, period: str, today: date | None = None) -> StatusResult:
 
 def collate(root: Path, period: str, progress: Progress | None = None) -> CollateResult:
     """Write ``outbox/<period>/汇总表_<period>.xlsx`` from the store alone."""
-    ws, month = read_month(root, period)
+    ws, month, revision = read_month_revision(root, period)
+    return CollateResult(month, write_summary(ws, month, revision, progress=progress))
+
+
+def write_summary(
+    ws: Workspace,
+    month: Month,
+    revision: str,
+    *,
+    progress: Progress | None = None,
+    reuse: bool = False,
+) -> Path:
+    """The summary workbook of ``month`` (read at store ``revision``); with ``reuse``, one
+    already written from the same store, plan and code is kept as it is."""
     path = period_folder(ws, month) / f"汇总表_{month.period}.xlsx"
-    atomic_write_bytes(path, summary_workbook(month, progress), durable=False)
-    return CollateResult(month, path)
+    made_from = outputs.fingerprint("summary", month.plan.version, revision)
+    if not (reuse and outputs.is_current(ws, path, made_from)):
+        outputs.write(ws, path, summary_workbook(month, progress), made_from)
+    return path

@@ -52,22 +52,37 @@ def report(
 ) -> ReportResult:
     """Summary and ranking workbooks, the notice (and its PDF when ``pdf`` and LibreOffice is
     installed) and the dashboard for ``period``."""
-    from reporting.collate.service import collate
-    from reporting.scoring.service import rank
+    from reporting.collate.facts import load_month
+    from reporting.collate.service import write_summary
+    from reporting.forms.generate import check_period
+    from reporting.periods import Period
+    from reporting.plan.load import require_plan
+    from reporting.scoring.service import rank_month
+    from reporting.store import Store
+    from reporting.workspace import Workspace
 
     steps = 5
     tick = progress or (lambda done, total: None)
-    summary = collate(root, period)
-    tick(1, steps)
-    ranked = rank(root, period, as_of=as_of)
+    ws = Workspace(root)
+    ws.require()
+    when = Period.parse(period)
+    plan = require_plan(ws.plan_path)
+    check_period(plan, when)
+    # The annexes are what `collate` and `rank` wrote when nothing has changed since (the
+    # usual order of a month); otherwise they are written again from this same reading.
+    with Store.open(ws.store_path) as store:
+        month = load_month(store, plan, when)
+        summary_path = write_summary(ws, month, store.revision(), reuse=True)
+        tick(1, steps)
+        ranked = rank_month(ws, store, month, as_of=as_of, reuse=True)
     tick(2, steps)
-    month, ranking = summary.month, ranked.ranking
-    folder = summary.path.parent
+    ranking = ranked.ranking
+    folder = summary_path.parent
     today = day or as_of or date.today()
     info = NoticeInfo(
         number or default_number(month.plan.settings.doc_number, today.year, month.period.month),
         today,
-        (ranked.path.name, summary.path.name),
+        (ranked.path.name, summary_path.name),
     )
     notice = folder / f"督导检查情况通报_{month.period}.docx"
     atomic_write_bytes(notice, notice_docx(month, ranking, info, root), durable=False)
@@ -77,7 +92,7 @@ def report(
     dashboard = folder / "dashboard.html"
     atomic_write_text(dashboard, dashboard_html(month, ranking, root))
     tick(5, steps)
-    return ReportResult(notice, made, note, dashboard, summary.path, ranked.path, month, ranking)
+    return ReportResult(notice, made, note, dashboard, summary_path, ranked.path, month, ranking)
 
 
 def to_pdf(docx: Path) -> tuple[Path | None, str]:

@@ -6,14 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from reporting import outputs
 from reporting.forms.generate import check_period
-from reporting.fsutil import atomic_write_bytes
 from reporting.periods import Period
 from reporting.scoring.items import OnSite
 from reporting.scoring.rank import Ranking, rank_units
 from reporting.store import Store
 from reporting.workspace import Workspace
+
+if TYPE_CHECKING:
+    from reporting.collate.facts import Month
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,6 @@ def rank(root: Path, period: str, *, as_of: date | None = None) -> RankResult:
     ``as_of`` decides which periods' deadlines have passed for timeliness (default: today)."""
     from reporting.collate.facts import load_month
     from reporting.plan.load import require_plan
-    from reporting.scoring.workbook import ranking_workbook
 
     ws = Workspace(root)
     ws.require()
@@ -64,8 +67,20 @@ def rank(root: Path, period: str, *, as_of: date | None = None) -> RankResult:
     check_period(plan, when)
     with Store.open(ws.store_path) as store:
         month = load_month(store, plan, when)
-        onsite = load_onsite(store, when)
-    ranking = rank_units(month, onsite, as_of or date.today())
-    path = ws.outbox / str(when) / f"排名表_{when}.xlsx"
-    atomic_write_bytes(path, ranking_workbook(ranking), durable=False)
+        return rank_month(ws, store, month, as_of=as_of)
+
+
+def rank_month(
+    ws: Workspace, store: Store, month: Month, *, as_of: date | None = None, reuse: bool = False
+) -> RankResult:
+    """Rank ``month`` (read from ``store``) and write the ranking workbook; with ``reuse``, one
+    already written from the same store, plan, day and code is kept as it is."""
+    from reporting.scoring.workbook import ranking_workbook
+
+    day = as_of or date.today()
+    ranking = rank_units(month, load_onsite(store, month.period), day)
+    path = ws.outbox / str(month.period) / f"排名表_{month.period}.xlsx"
+    made_from = outputs.fingerprint("ranking", month.plan.version, store.revision(), as_of=day)
+    if not (reuse and outputs.is_current(ws, path, made_from)):
+        outputs.write(ws, path, ranking_workbook(ranking), made_from)
     return RankResult(ranking, path)

@@ -1,0 +1,74 @@
+"""The shared workbook writer: the quick cell loop writes exactly XlsxWriter's XML, and
+``Book.put`` keeps every value's type."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date, datetime
+
+import openpyxl
+import xlsxwriter
+
+from reporting.xlsx import SAFE_OPTIONS, Book, table_worksheet_class
+
+
+def _sheet_xml(worksheet_class: type | None) -> bytes:
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, SAFE_OPTIONS)
+    ws = wb.add_worksheet("表", worksheet_class=worksheet_class)
+    bold = wb.add_format({"bold": True, "border": 1})
+    pct = wb.add_format({"num_format": "0.0%"})
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.set_row(3, 40, bold)
+    ws.set_column(5, 5, 12, pct)
+    for r in range(30):
+        ws.write_string(r, 0, f"U{r:03d} & <名称> \"引号\"", bold)
+        ws.write_number(r, 1, r * 1.25 + 1e-9, pct)
+        ws.write_number(r, 2, 10**r, None)  # unformatted: XlsxWriter's own path
+        ws.write_datetime(r, 3, datetime(2014, 5, 1 + r % 28, 8, 30), day)
+        ws.write_blank(r, 4, None, bold)
+        ws.write_number(r, 5, -r)  # takes the column format
+        ws.write_formula(r, 6, f"=B{r + 1}*2", bold, r * 2.5)
+        ws.write_rich_string(r, 7, "甲", bold, "乙", "丙")
+        ws.write_string(r, 8, "  leading space", pct)
+        ws.write_string(r, 9, "控制\x01字符", day)
+    wb.close()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        return zf.read("xl/worksheets/sheet1.xml") + zf.read("xl/sharedStrings.xml")
+
+
+def test_quick_cell_loop_writes_xlsxwriters_bytes():
+    assert _sheet_xml(table_worksheet_class()) == _sheet_xml(None)
+
+
+def test_put_keeps_types_and_never_makes_formulas():
+    book = Book()
+    ws = book.sheet("数据")
+    values = [
+        "=SUM(A1:A2)",
+        "http://example.com",
+        "00123",
+        "",
+        None,
+        True,
+        False,
+        7,
+        2.5,
+        float("nan"),
+        date(2014, 6, 5),
+        datetime(2014, 6, 5, 17, 30),
+    ]
+    for i, v in enumerate(values):
+        book.put(ws, i, 0, v)
+    book.put(ws, 0, 1, 0.5, book.pct)
+    wb = openpyxl.load_workbook(io.BytesIO(book.close()))
+    got = [wb["数据"].cell(i + 1, 1) for i in range(len(values))]
+    assert [c.value for c in got[:4]] == ["=SUM(A1:A2)", "http://example.com", "00123", None]
+    assert got[0].data_type == "s" and got[2].data_type == "s"
+    assert [c.value for c in got[4:10]] == [None, "是", "否", 7, 2.5, "nan"]
+    assert got[10].value == datetime(2014, 6, 5) and got[10].number_format == "yyyy-mm-dd"
+    assert got[11].value == datetime(2014, 6, 5, 17, 30)
+    assert got[11].number_format == "yyyy-mm-dd hh:mm"
+    assert got[7].number_format == "#,##0.##" and got[7].border.left.style == "thin"
+    assert wb["数据"]["B1"].number_format == "0.0%"
