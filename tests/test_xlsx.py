@@ -23,7 +23,7 @@ def _sheet_xml(worksheet_class: type | None) -> bytes:
     ws.set_row(3, 40, bold)
     ws.set_column(5, 5, 12, pct)
     for r in range(30):
-        ws.write_string(r, 0, f"U{r:03d} & <名称> \"引号\"", bold)
+        ws.write_string(r, 0, f'U{r:03d} & <名称> "引号"', bold)
         ws.write_number(r, 1, r * 1.25 + 1e-9, pct)
         ws.write_number(r, 2, 10**r, None)  # unformatted: XlsxWriter's own path
         ws.write_datetime(r, 3, datetime(2014, 5, 1 + r % 28, 8, 30), day)
