@@ -22,11 +22,11 @@ FONT = "宋体"
 def _worksheet_class() -> type:
     """XlsxWriter's Worksheet with a quicker innermost loop for the plain cells our tables are
     made of (a formatted number, date, shared string or blank): the same XML, written with one
-    f-string instead of attribute lists and escaping of attributes that never need it. A
-    summary or ranking of 10,000 units has one to two million such cells; everything else
-    (formulas, rich strings, unformatted cells) goes through XlsxWriter's own writer.
-    ``tests/test_xlsx.py`` checks the output is byte for byte what XlsxWriter writes."""
-    from xlsxwriter.utility import xl_rowcol_to_cell_fast
+    f-string a cell and one write a row. A summary or ranking of 10,000 units has one to two
+    million such cells; everything else (formulas, rich strings, unformatted cells, comments)
+    goes through XlsxWriter's own writer. ``tests/test_xlsx.py`` checks the output is byte for
+    byte what XlsxWriter writes."""
+    from xlsxwriter.utility import xl_col_to_name
     from xlsxwriter.worksheet import (
         CellBlankTuple,
         CellDatetimeTuple,
@@ -35,32 +35,89 @@ def _worksheet_class() -> type:
         Worksheet,
     )
 
-    numbers = (CellNumberTuple, CellDatetimeTuple)
-
     class TableWorksheet(Worksheet):  # type: ignore[misc]
-        def _write_cell(self, row: int, col: int, cell: Any) -> None:
-            fmt = cell.format
-            kind = cell.__class__
-            if fmt is None or self.constant_memory:
-                return super()._write_cell(row, col, cell)
-            ref = xl_rowcol_to_cell_fast(row, col)
-            if kind is CellStringTuple:
-                self.fh.write(
-                    f'<c r="{ref}" s="{fmt._get_xf_index()}" t="s"><v>{cell.string}</v></c>'
-                )
-            elif kind in numbers:
-                self.fh.write(
-                    f'<c r="{ref}" s="{fmt._get_xf_index()}"><v>{cell.number:.16G}</v></c>'
-                )
-            elif kind is CellBlankTuple:
-                self.fh.write(f'<c r="{ref}" s="{fmt._get_xf_index()}"/>')
-            else:
-                super()._write_cell(row, col, cell)
+        def _calculate_spans(self) -> None:
+            if self.comments:
+                return super()._calculate_spans()
+            # the same spans, from each row's own columns instead of every column of the sheet
+            spans: dict[int, str] = {}
+            lo = hi = None
+            table = self.table
+            for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+                cells = table.get(row_num)
+                if cells:
+                    first, last = min(cells), max(cells)
+                    lo = first if lo is None or first < lo else lo
+                    hi = last if hi is None or last > hi else hi
+                end_of_block = (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax
+                if end_of_block and lo is not None:
+                    spans[row_num // 16] = f"{lo + 1}:{hi + 1}"
+                    lo = hi = None
+            self.row_spans = spans
+
+        def _write_rows(self) -> None:
+            if self.comments or self.constant_memory:
+                return super()._write_rows()
+            self._calculate_spans()
+            table, row_info, spans, fh = self.table, self.row_info, self.row_spans, self.fh
+            letters: dict[int, str] = {}
+            xfs: dict[int, int] = {}
+            for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+                cells = table.get(row_num)
+                if not cells:
+                    if row_num in row_info:
+                        self._write_empty_row(row_num, spans.get(row_num // 16), row_info[row_num])
+                    continue
+                self._write_row(row_num, spans.get(row_num // 16), row_info.get(row_num))
+                r = row_num + 1
+                parts = []
+                for col in sorted(cells):
+                    cell = cells[col]
+                    fmt = cell.format
+                    kind = cell.__class__
+                    if fmt is None or not (
+                        kind is CellStringTuple
+                        or kind is CellNumberTuple
+                        or kind is CellDatetimeTuple
+                        or kind is CellBlankTuple
+                    ):
+                        fh.write("".join(parts))
+                        parts.clear()
+                        self._write_cell(row_num, col, cell)
+                        continue
+                    name = letters.get(col)
+                    if name is None:
+                        name = letters[col] = xl_col_to_name(col)
+                    xf = xfs.get(id(fmt))
+                    if xf is None:
+                        xf = xfs[id(fmt)] = fmt._get_xf_index()
+                    if kind is CellStringTuple:
+                        parts.append(f'<c r="{name}{r}" s="{xf}" t="s"><v>{cell.string}</v></c>')
+                    elif kind is CellBlankTuple:
+                        parts.append(f'<c r="{name}{r}" s="{xf}"/>')
+                    else:
+                        parts.append(f'<c r="{name}{r}" s="{xf}"><v>{cell.number:.16G}</v></c>')
+                parts.append("</row>")
+                fh.write("".join(parts))
 
     return TableWorksheet
 
 
 _TABLE_WORKSHEET: type | None = None
+_SHORT = 16_000  # shorter text cannot exceed Excel's 32,767 UTF-16 units
+
+
+def _cell_makers() -> tuple[Any, Any, Any]:
+    from functools import partial
+
+    from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple
+
+    return tuple(
+        partial(tuple.__new__, t) for t in (CellStringTuple, CellNumberTuple, CellBlankTuple)
+    )
+
+
+_string, _number, _blank = _cell_makers()
 
 
 def table_worksheet_class() -> type:
@@ -127,20 +184,26 @@ class Book:
         """Write ``value`` keeping its type; text is always a plain string."""
         # XlsxWriter's private writers: the public ones only add A1-notation parsing and a
         # type dispatch this method already does (a ranking of 10,000 units has 1.1M cells).
+        # The commonest cells go straight into the sheet's table as XlsxWriter's own cell
+        # tuples would (tests/test_xlsx.py compares the bytes with its public writers).
         fmt = fmt or self.cell
         kind = value.__class__
         if kind is str:
-            if value:
-                ws._write_string(row, col, value, fmt)
+            if not value:
+                if ws._check_dimensions(row, col) == 0:
+                    ws.table[row][col] = _blank((fmt,))
+            elif len(value) < _SHORT and ws._check_dimensions(row, col) == 0:
+                ws.table[row][col] = _string((ws.str_table._get_shared_string_index(value), fmt))
             else:
-                ws._write_blank(row, col, None, fmt)
+                ws._write_string(row, col, value, fmt)  # long text: XlsxWriter truncates it
         elif kind is int or kind is float:
             if value != value or value in (math.inf, -math.inf):
                 ws._write_string(row, col, str(value), fmt)  # NaN/inf: shown, never an error
-            else:
-                ws._write_number(row, col, value, self.num if fmt is self.cell else fmt)
+            elif ws._check_dimensions(row, col) == 0:
+                ws.table[row][col] = _number((value, self.num if fmt is self.cell else fmt))
         elif value is None:
-            ws._write_blank(row, col, None, fmt)
+            if ws._check_dimensions(row, col) == 0:
+                ws.table[row][col] = _blank((fmt,))
         elif kind is bool:
             ws._write_string(row, col, "是" if value else "否", fmt)
         elif isinstance(value, datetime):

@@ -33,6 +33,9 @@ def _sheet_xml(worksheet_class: type | None) -> bytes:
         ws.write_rich_string(r, 7, "甲", bold, "乙", "丙")
         ws.write_string(r, 8, "  leading space", pct)
         ws.write_string(r, 9, "控制\x01字符", day)
+    ws.set_row(40, 30)  # a row with a height and no cells, then a gap, then a lone cell
+    ws.write_number(45, 3, 1, bold)
+    ws.set_row(50, 20, pct)  # rows after the last cell
     wb.close()
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
         return zf.read("xl/worksheets/sheet1.xml") + zf.read("xl/sharedStrings.xml")
@@ -72,3 +75,37 @@ def test_put_keeps_types_and_never_makes_formulas():
     assert got[11].number_format == "yyyy-mm-dd hh:mm"
     assert got[7].number_format == "#,##0.##" and got[7].border.left.style == "thin"
     assert wb["数据"]["B1"].number_format == "0.0%"
+
+
+def test_put_writes_what_xlsxwriters_public_writers_write():
+    book = Book()
+    quick, public = book.sheet("甲"), book.sheet("乙")
+    cells = [
+        ("单位 & <名称>", book.cell),
+        ("", book.wrap),
+        (None, book.center),
+        (3, book.cell),
+        (0.125, book.pct),
+        (-7.5, None),
+        ("重复的文字", book.bold),
+        ("重复的文字", book.bold),
+        ("长" * 20_000, book.cell),  # beyond the quick path: truncated by XlsxWriter alike
+    ]
+    for r in range(40):
+        for c, (value, fmt) in enumerate(cells):
+            if (r + c) % 7 == 0:
+                continue  # gaps
+            book.put(quick, r, c, value, fmt)
+            f = fmt or book.cell
+            if value is None or value == "":
+                public.write_blank(r, c, None, f)
+            elif isinstance(value, str):
+                public.write_string(r, c, value, f)
+            else:
+                public.write_number(r, c, value, book.num if f is book.cell else f)
+    data = book.close()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        a, b = (zf.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2))
+    # the first sheet is the selected tab; everything from the cells on must be the same
+    assert a.split(b"<dimension")[1].split(b"/>")[0] == b.split(b"<dimension")[1].split(b"/>")[0]
+    assert a.split(b"<sheetData>")[1] == b.split(b"<sheetData>")[1]

@@ -19,9 +19,10 @@ Everything after this module (status, collation, scoring, reports) is a pure fun
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from reporting.findings import Finding
@@ -213,8 +214,12 @@ def load_month(store: Store, plan: Plan, period: Period) -> Month:
                 else {},
             )
         )
+    # the month's own point from the statuses just built; earlier ones as they stood then
     trend = tuple(
-        _trend_point(plan, p, history[str(p)], current, activities, ledgers) for p in periods
+        _point(plan, p, history[str(p)], ((u.activities, u.ledger_items) for u in units))
+        if p == period
+        else _trend_point(plan, p, history[str(p)], current, activities, ledgers)
+        for p in periods
     )
     return Month(plan, period, plan.deadline(period), tuple(units), history, trend)
 
@@ -232,18 +237,35 @@ def _trend_point(
     for (unit, p), s in current.items():
         if Period.parse(p) <= period:
             own.setdefault(unit, []).append(s)
+
+    def facts() -> Iterator[tuple[Iterable[ActivityStatus], Iterable[LedgerItem]]]:
+        for unit in plan.units:
+            subs = sorted(own.get(unit.code, []), key=lambda s: (s.period or "", s.received_at))
+            records = [r for s in subs for r in activities.get(s.id, [])]
+            rows = [(s.period or "", r) for s in subs for r in ledgers.get(s.id, [])]
+            yield (
+                activity_statuses(plan, unit, period, records),
+                ledger_items(plan, period, rows),
+            )
+
+    return _point(plan, period, states, facts())
+
+
+def _point(
+    plan: Plan,
+    period: Period,
+    states: dict[str, str],
+    facts: Iterable[tuple[Iterable[ActivityStatus], Iterable[LedgerItem]]],
+) -> TrendPoint:
+    """Count one period's rates from every unit's (activity statuses, ledger items)."""
     due = done = items = items_done = 0
     with_status = {lg.name for lg in plan.ledgers if lg.column(LedgerRole.STATUS)}
-    for unit in plan.units:
-        subs = sorted(own.get(unit.code, []), key=lambda s: (s.period or "", s.received_at))
-        for a in activity_statuses(
-            plan, unit, period, [r for s in subs for r in activities.get(s.id, [])]
-        ):
+    for statuses, ledger in facts:
+        for a in statuses:
             if a.due:
                 due += 1
                 done += a.done
-        rows = [(s.period or "", r) for s in subs for r in ledgers.get(s.id, [])]
-        for item in ledger_items(plan, period, rows):
+        for item in ledger:
             if item.ledger in with_status:
                 items += 1
                 items_done += item.done
@@ -274,30 +296,42 @@ def activity_statuses(
     """Cumulative status of each activity that applies to ``unit`` at the end of ``period``."""
     out = []
     end = period.last_day
+    by_code: dict[str, list[ActivityRow]] = {}
+    for r in records:
+        by_code.setdefault(r.activity_code, []).append(r)
     for activity in plan.activities_for(unit):
-        mine = [r for r in records if r.activity_code == activity.code]
+        due = activity.deadline <= end
+        mine = by_code.get(activity.code)
+        if not mine:
+            out.append(_nothing_reported(activity, due))
+            continue
         done_rows = [
             r for r in mine if r.status == "已完成" and (r.count or 0) >= activity.min_count
         ]
-        best = max(mine, key=lambda r: r.count or 0, default=None)
+        best = max(mine, key=lambda r: r.count or 0)
         first_done = min(done_rows, key=lambda r: r.done_date or date.max, default=None)
         done = first_done is not None
-        due = activity.deadline <= end
         shown = first_done or best
         out.append(
             ActivityStatus(
                 activity=activity,
                 done=done,
-                count=max((r.count or 0) for r in mine) if mine else 0,
+                count=best.count or 0,
                 done_date=first_done.done_date if first_done else None,
-                participants=shown.participants if shown else None,
-                form=shown.form if shown else None,
-                evidence=shown.evidence if shown else None,
+                participants=shown.participants,
+                form=shown.form,
+                evidence=shown.evidence,
                 overdue=due and not done,
                 due=due,
             )
         )
     return tuple(out)
+
+
+@cache
+def _nothing_reported(activity: Activity, due: bool) -> ActivityStatus:
+    """The status of an activity no return mentions (shared: the dataclass is frozen)."""
+    return ActivityStatus(activity, False, 0, None, None, None, None, due, due)
 
 
 def ledger_items(

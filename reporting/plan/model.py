@@ -224,7 +224,15 @@ class Plan:
         return next((sheet for sheet in self.ledgers if sheet.name == name), None)
 
     def activities_for(self, unit: Unit) -> tuple[Activity, ...]:
-        return tuple(a for a in self.activities if a.applies_to(unit.category))
+        found = self._activities_by_category.get(unit.category)
+        if found is None:
+            found = tuple(a for a in self.activities if a.applies_to(unit.category))
+            self._activities_by_category[unit.category] = found
+        return found
+
+    @cached_property
+    def _activities_by_category(self) -> dict[str, tuple[Activity, ...]]:
+        return {}  # filled as asked: collation asks once per unit and period
 
     @property
     def categories(self) -> tuple[str, ...]:
