@@ -31,7 +31,7 @@ def report(
     ] = True,
 ) -> None:
     """生成督导检查情况通报（Word 公文格式，装有 LibreOffice 时另出 PDF）和离线看板，
-    并更新作为附件的汇总表、排名表。"""
+    附上汇总表、排名表（数据没有变化时直接采用 collate、rank 生成的，否则重新生成）。"""
     from reporting.reports.service import report as run_report
 
     day = parse_day(on, "--date")
