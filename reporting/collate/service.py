@@ -15,6 +15,7 @@ from reporting.forms.generate import check_period
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
 from reporting.periods import Period
 from reporting.plan.load import require_plan
+from reporting.plan.model import Plan
 from reporting.store import Store
 from reporting.workspace import Workspace
 
@@ -39,13 +40,19 @@ def read_month(root: Path, period: str) -> tuple[Workspace, Month]:
     return ws, month
 
 
-def read_month_revision(root: Path, period: str) -> tuple[Workspace, Month, str]:
-    """The workspace, the month, and the store revision it was read at."""
+def open_period(root: Path, period: str) -> tuple[Workspace, Plan, Period]:
+    """The workspace at ``root``, its plan, and ``period`` checked against the plan."""
     ws = Workspace(root)
     ws.require()
     when = Period.parse(period)
     plan = require_plan(ws.plan_path)
     check_period(plan, when)
+    return ws, plan, when
+
+
+def read_month_revision(root: Path, period: str) -> tuple[Workspace, Month, str]:
+    """The workspace, the month, and the store revision it was read at."""
+    ws, plan, when = open_period(root, period)
     with Store.open(ws.store_path) as store:
         return ws, load_month(store, plan, when), store.revision()
 

@@ -53,21 +53,13 @@ def report(
     """Summary and ranking workbooks, the notice (and its PDF when ``pdf`` and LibreOffice is
     installed) and the dashboard for ``period``."""
     from reporting.collate.facts import load_month
-    from reporting.collate.service import write_summary
-    from reporting.forms.generate import check_period
-    from reporting.periods import Period
-    from reporting.plan.load import require_plan
+    from reporting.collate.service import open_period, write_summary
     from reporting.scoring.service import rank_month
     from reporting.store import Store
-    from reporting.workspace import Workspace
 
     steps = 5
     tick = progress or (lambda done, total: None)
-    ws = Workspace(root)
-    ws.require()
-    when = Period.parse(period)
-    plan = require_plan(ws.plan_path)
-    check_period(plan, when)
+    ws, plan, when = open_period(root, period)
     # The annexes are what `collate` and `rank` wrote when nothing has changed since (the
     # usual order of a month); otherwise they are written again from this same reading.
     with Store.open(ws.store_path) as store:

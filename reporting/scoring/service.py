@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reporting import outputs
-from reporting.forms.generate import check_period
 from reporting.periods import Period
 from reporting.scoring.items import OnSite
 from reporting.scoring.rank import Ranking, rank_units
@@ -58,13 +57,9 @@ def rank(root: Path, period: str, *, as_of: date | None = None) -> RankResult:
 
     ``as_of`` decides which periods' deadlines have passed for timeliness (default: today)."""
     from reporting.collate.facts import load_month
-    from reporting.plan.load import require_plan
+    from reporting.collate.service import open_period
 
-    ws = Workspace(root)
-    ws.require()
-    when = Period.parse(period)
-    plan = require_plan(ws.plan_path)
-    check_period(plan, when)
+    ws, plan, when = open_period(root, period)
     with Store.open(ws.store_path) as store:
         month = load_month(store, plan, when)
         return rank_month(ws, store, month, as_of=as_of)
