@@ -59,20 +59,32 @@ class FormsResult:
 
 
 @dataclass(frozen=True)
-class _Job:
+class _Run:
+    """What every job of one run shares. Forked workers inherit it: a provincial plan pickles
+    to over a megabyte, too much to send with every job."""
+
     plan: Plan
-    unit: Unit
     period: Period
-    prefill: Prefill
     key: bytes
     generated_at: str
+
+
+@dataclass(frozen=True)
+class _Job:
+    unit: Unit
+    prefill: Prefill
     target: Path
 
 
+_RUN: _Run | None = None  # set by generate_forms around run_jobs
+
+
 def _run_job(job: _Job) -> FormFile:
+    run = _RUN
+    assert run is not None, "generate_forms sets the run before the jobs start"
     rows = {name: len(r) + LEDGER_SPARE_ROWS for name, r in job.prefill.ledger_rows.items()}
-    layout = build_layout(job.plan, job.unit, job.period, rows)
-    meta = make_meta(layout, job.key, job.generated_at)
+    layout = build_layout(run.plan, job.unit, run.period, rows)
+    meta = make_meta(layout, run.key, run.generated_at)
     data = render_form(layout, meta, job.prefill)
     atomic_write_bytes(job.target, data, durable=False)  # regenerable output
     prefilled = bool(job.prefill.activities or job.prefill.ledger_rows)
@@ -116,17 +128,18 @@ def generate_forms(
     stamp = (now or datetime.now()).isoformat(timespec="seconds")
     jobs = [
         _Job(
-            plan,
             u,
-            period,
             prefill.prefill(plan, u, period) if prefill else EMPTY_PREFILL,
-            key,
-            stamp,
             folder / form_filename(u, period),
         )
         for u in units
     ]
-    files = run_jobs(_run_job, jobs, progress=progress, workers=workers)
+    global _RUN
+    _RUN = _Run(plan, period, key, stamp)
+    try:
+        files = run_jobs(_run_job, jobs, progress=progress, workers=workers)
+    finally:
+        _RUN = None
     archive = folder.parent / f"全部表单_{period}.zip"
     _write_zip(archive, files)
     return FormsResult(period, folder, tuple(files), archive, plan.version)
