@@ -258,6 +258,20 @@ class _Part:
     name: str
     pieces: list[Any] = field(default_factory=list)  # str, or a slot tuple (see _join)
     packed: tuple[bytes, int, int] | None = None  # a part no unit changes, deflated once
+    head: _Head | None = None  # what precedes its first slot that every blank form changes
+
+
+@dataclass
+class _Head:
+    """A part's beginning up to the first slot that differs for every unit (a text holding the
+    unit's name, its headcount), deflated once: a blank form's part continues from a copy of
+    the compressor. zlib's output does not depend on how the input is split."""
+
+    data: bytes  # the compressed output so far
+    compressor: Any  # zlib compress object after the head
+    crc: int
+    size: int
+    rest: int  # index of the first piece after the head
 
 
 @dataclass
@@ -277,6 +291,7 @@ class _Fill:
 
     subst: Callable[[str], str]
     headcount: str
+    blank: bool  # every slot but texts and the headcount filled as in the template
     remap: list[str]
     sst: str
     inputs: dict[str, str]
@@ -316,6 +331,8 @@ class FormTemplate:
         self.ledger_boundary: dict[str, int] = {}
         self.limited_texts: list[tuple[str, int]] = []  # footers: text, UTF-16 limit
         self.prefill_ok = False
+        self.acts_missing0 = ""  # the self-check's cached results in the template
+        self.conclusion0 = ""
 
     # ------------------------------------------------------------------ build
 
@@ -380,6 +397,42 @@ class FormTemplate:
         self.prefill_ok = self._string_order(cells_by_sheet) and all(
             lg.block0 is not None for lg in self.ledgers.values()
         )
+        for part in self.parts:
+            if part.pieces:
+                part.head = self._head(part.pieces)
+
+    def _head(self, pieces: list[Any]) -> _Head:
+        """The pieces a blank form fills as the template did (shared-string indexes unchanged,
+        blank inputs, no ledger rows, the self-check as it stands), up to the first other."""
+        text: list[str] = []
+        for piece in pieces:
+            value = self._as_in_template(piece)
+            if value is None:
+                break
+            text.append(value)
+        n = len(text)
+        data = "".join(text).encode()
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        return _Head(compressor.compress(data), compressor, zlib.crc32(data), len(data), n)
+
+    def _as_in_template(self, piece: Any) -> str | None:
+        """A piece as a blank form fills it, or ``None`` for the unit's texts and headcount."""
+        if isinstance(piece, str):
+            return piece
+        kind = piece[0]
+        if kind == "s":
+            return str(piece[1])
+        if kind == "in":
+            return str(piece[2])
+        if kind == "rows":
+            return ""
+        if kind == "dim":
+            return self.ledgers[piece[1]].dim
+        if kind == "acts":
+            return self.acts_missing0
+        if kind == "concl":
+            return self.conclusion0
+        return None
 
     def _read_shared_strings(self, xml: str, strings: list[str]) -> None:
         esc = _escaper()
@@ -407,6 +460,8 @@ class FormTemplate:
 
         esc = _escaper()
         missing = initial_missing(self.layout, EMPTY_PREFILL)
+        self.acts_missing0 = str(missing.get(ACTIVITIES, 0))
+        self.conclusion0 = esc.formula_value(conclusion_text(sum(missing.values())))
         if self.layout.activities:
             formula = esc.formula_value(checks.activities_missing_count(self.layout)[1:])
             cell = f"<f>{formula}</f><v>{missing[ACTIVITIES]}</v>"
@@ -543,6 +598,12 @@ class FormTemplate:
                 packed = part.packed
             elif part.name == SHARED_STRINGS:
                 packed = _deflate(fill.sst.encode())
+            elif fill.blank and part.head is not None:
+                head = part.head
+                rest = _join(part.pieces[head.rest :], fill).encode()
+                compressor = head.compressor.copy()
+                data = head.data + compressor.compress(rest) + compressor.flush()
+                packed = (data, zlib.crc32(rest, head.crc), head.size + len(rest))
             else:
                 packed = _deflate(_join(part.pieces, fill).encode())
             entries.append((part.name, packed))
@@ -630,14 +691,14 @@ class FormTemplate:
 
         remap: list[str] = []
         strings, entries, sentinel = self.strings, self.si, self.sentinel_strings
+        same_indexes = not inserts
         for t in range(len(strings)):
             if t in inserts:
                 for cell, text in inserts[t]:
                     at[cell] = add(text)
-            if t in sentinel:
-                remap.append(str(add(subst(strings[t]))))
-            else:
-                remap.append(str(add(strings[t], entries[t])))
+            i = add(subst(strings[t])) if t in sentinel else add(strings[t], entries[t])
+            same_indexes = same_indexes and i == t
+            remap.append(str(i))
         for cell, text in inserts.get(len(strings), ()):
             at[cell] = add(text)
         count = self.sst_count + sum(len(v) for v in inserts.values())
@@ -649,16 +710,25 @@ class FormTemplate:
         }
         rows, dims = self._ledger_rows(ledger_cells, at)
         missing = initial_missing(self.layout, prefill)
+        acts_missing = str(missing.get(ACTIVITIES, 0))
+        conclusion = esc.formula_value(conclusion_text(sum(missing.values())))
+        blank = (
+            same_indexes
+            and not act_cells
+            and not ledger_cells
+            and (acts_missing, conclusion) == (self.acts_missing0, self.conclusion0)
+        )
         return _Fill(
             subst=subst,
             headcount=str(unit.headcount),
+            blank=blank,
             remap=remap,
             sst=sst,
             inputs=inputs,
             rows=rows,
             dims=dims,
-            acts_missing=str(missing.get(ACTIVITIES, 0)),
-            conclusion=esc.formula_value(conclusion_text(sum(missing.values()))),
+            acts_missing=acts_missing,
+            conclusion=conclusion,
         )
 
     def _prefill_activities(
