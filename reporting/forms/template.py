@@ -11,7 +11,10 @@ using sentinels for the unit's values (private-use characters, and a nine-digit 
 cuts the parts' XML into static text and *slots*: a shared-string index, an element text holding
 a sentinel, the headcount, an activity input cell, a ledger's rows and ``<dimension>``, the
 self-check's cached results. :meth:`FormTemplate.render` fills the slots for one unit and zips the
-parts, in about a tenth of XlsxWriter's time.
+parts, in about a tenth of XlsxWriter's time: parts no unit changes are deflated once, and so is
+the head of every other part up to its first slot a blank form changes. The signed metadata comes
+from the template's fingerprint JSON with the unit's values in it (:meth:`FormTemplate.meta_for`).
+Not thread-safe (one escaper is shared); :mod:`reporting.forms.generate` uses processes.
 
 Every slot is filled the way XlsxWriter fills it, so the parts are the bytes
 :func:`~reporting.forms.writer.render_form` writes (only ``docProps/core.xml``'s creation time is
@@ -323,6 +326,8 @@ class FormTemplate:
         self.strings: list[str] = []
         self.si: list[str] = []
         self.sentinel_strings: frozenset[int] = frozenset()
+        self.fixed_strings: frozenset[str] = frozenset()  # the strings no unit changes
+        self.indexes: list[str] = []  # 0, 1, 2…: the template's own numbering
         self.sst_head = ""
         self.sst_count = 0
         self.input_styles: dict[str, int] = {}  # activity input cell → its blank style
@@ -450,6 +455,8 @@ class FormTemplate:
         self.strings = list(strings)
         self.si = si
         self.sentinel_strings = frozenset(i for i, s in enumerate(strings) if _SENTINEL.search(s))
+        self.fixed_strings = frozenset(strings) - {strings[i] for i in self.sentinel_strings}
+        self.indexes = [str(i) for i in range(len(strings))]
         self.sst_head = m.group("head")
         self.sst_count = int(m.group("count"))
 
@@ -689,18 +696,30 @@ class FormTemplate:
                 si.append(entry if entry is not None else esc.si(text))
             return i
 
-        remap: list[str] = []
         strings, entries, sentinel = self.strings, self.si, self.sentinel_strings
-        same_indexes = not inserts
-        for t in range(len(strings)):
-            if t in inserts:
-                for cell, text in inserts[t]:
-                    at[cell] = add(text)
-            i = add(subst(strings[t])) if t in sentinel else add(strings[t], entries[t])
-            same_indexes = same_indexes and i == t
-            remap.append(str(i))
-        for cell, text in inserts.get(len(strings), ()):
-            at[cell] = add(text)
+        own = {t: subst(strings[t]) for t in sentinel}
+        texts = set(own.values())
+        same_indexes = (
+            not inserts
+            and len(texts) == len(own)
+            and not texts & self.fixed_strings
+            and max(map(len, texts), default=0) <= _LONG_TEXT
+        )
+        if same_indexes:  # nothing shares an entry: the template's numbering holds
+            si = list(entries)
+            for t, text in own.items():
+                si[t] = esc.si(text)
+            remap = self.indexes
+        else:
+            remap = []
+            for t in range(len(strings)):
+                if t in inserts:
+                    for cell, text in inserts[t]:
+                        at[cell] = add(text)
+                i = add(own[t]) if t in sentinel else add(strings[t], entries[t])
+                remap.append(str(i))
+            for cell, text in inserts.get(len(strings), ()):
+                at[cell] = add(text)
         count = self.sst_count + sum(len(v) for v in inserts.values())
         sst = f'{self.sst_head}count="{count}" uniqueCount="{len(si)}">{"".join(si)}</sst>'
 
