@@ -213,19 +213,27 @@ class FormLayout:
                 cells[(ls.sheet, a1(HEADER_ROW, ls.column(i)))] = ledger_header(column)
         return cells
 
-    @cached_property
-    def _fingerprint(self) -> str:
-        blob = json.dumps(
+    def fingerprint_text(self) -> str:
+        """What the fingerprint hashes: the sheet names and every locked cell, as JSON."""
+        return json.dumps(
             [
                 list(self.sheet_names),
                 sorted((f"{s}!{c}", v) for (s, c), v in self.locked_cells().items()),
             ],
             ensure_ascii=False,
         )
-        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        return fingerprint_of(self.fingerprint_text())
 
     def fingerprint(self) -> str:
         return self._fingerprint
+
+
+def fingerprint_of(text: str) -> str:
+    """The fingerprint of a layout whose :meth:`FormLayout.fingerprint_text` is ``text``."""
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def activity_locked_values(plan: Plan, activity: Activity) -> list[str]:

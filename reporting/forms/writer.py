@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -110,7 +111,38 @@ def _worksheet_class() -> type:
     return FormWorksheet
 
 
+@dataclass
+class RenderTrace:
+    """What one render did, for :mod:`reporting.forms.template` (which renders a form once per
+    shape and substitutes each unit's values): every text cut to a length limit, the shared
+    strings in index order, and the style (xf) indexes of the input-cell formats (``None``
+    when a format was not used)."""
+
+    cuts: list[tuple[str, int]] = field(default_factory=list)
+    strings: list[str] = field(default_factory=list)
+    formats: dict[str, int | None] = field(default_factory=dict)
+
+
+_TRACE: ContextVar[RenderTrace | None] = ContextVar("form_render_trace", default=None)
+
+
+def trace_render(
+    layout: FormLayout, meta: FormMeta, prefill: Prefill = EMPTY_PREFILL
+) -> tuple[bytes, RenderTrace]:
+    """:func:`render_form` (same bytes), and what it did."""
+    trace = RenderTrace()
+    token = _TRACE.set(trace)
+    try:
+        data = render_form(layout, meta, prefill)
+    finally:
+        _TRACE.reset(token)
+    return data, trace
+
+
 def _cut(text: str, limit: int) -> str:
+    trace = _TRACE.get()
+    if trace is not None:
+        trace.cuts.append((text, limit))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -226,6 +258,12 @@ def render_form(
     (issues_ws or instructions).activate()
     meta_ws.very_hidden()
     wb.close()
+    trace = _TRACE.get()
+    if trace is not None:
+        trace.strings = list(wb.str_table.string_array)
+        trace.formats = {
+            name: getattr(fmt, name).xf_index for name in ("input", "input_num", "input_date")
+        }
     return buf.getvalue()
 
 
@@ -672,11 +710,11 @@ def _write_instructions(ws: Any, layout: FormLayout, fmt: _Formats, prefill: Pre
     first_check = r + 1
     helper_col = 4  # hidden columns E.. hold partial sums of long formulas
     helper_row = first_check
-    initial_missing = _initial_missing(layout, prefill)
+    missing_at_start = initial_missing(layout, prefill)
     for sheet, missing, invalid in check_rows:
         r += 1
         ws.write_string(r, 0, sheet, fmt.locked)
-        ws.write_formula(r, 1, missing, fmt.check, initial_missing.get(sheet, 0))
+        ws.write_formula(r, 1, missing, fmt.check, missing_at_start.get(sheet, 0))
         if isinstance(invalid, list):
             chunks = [invalid[i : i + 15] for i in range(0, len(invalid), 15)] or [["0"]]
             refs = []
@@ -691,16 +729,14 @@ def _write_instructions(ws: Any, layout: FormLayout, fmt: _Formats, prefill: Pre
     r += 2
     total = f"SUM(B{first_check + 1}:C{last_check + 1})"
     ws.write_string(r, 0, "结论", fmt.label)
-    total_initial = sum(initial_missing.values())
+    total_initial = sum(missing_at_start.values())
     ws.merge_range(r, 1, r, 3, "", fmt.check)
     ws.write_formula(
         r,
         1,
         f'=IF({total}=0,"可以报送","还有 "&{total}&" 处需要处理，见各表黄色、红色单元格")',
         fmt.check,
-        "可以报送"
-        if total_initial == 0
-        else f"还有 {total_initial} 处需要处理，见各表黄色、红色单元格",
+        conclusion_text(total_initial),
     )
     ws.conditional_format(
         r,
@@ -714,7 +750,12 @@ def _write_instructions(ws: Any, layout: FormLayout, fmt: _Formats, prefill: Pre
     ws.hide_gridlines(2)
 
 
-def _initial_missing(layout: FormLayout, prefill: Prefill) -> dict[str, int]:
+def conclusion_text(missing: int) -> str:
+    """The self-check conclusion as the formula shows it with ``missing`` cells to handle."""
+    return "可以报送" if missing == 0 else f"还有 {missing} 处需要处理，见各表黄色、红色单元格"
+
+
+def initial_missing(layout: FormLayout, prefill: Prefill) -> dict[str, int]:
     """Cached results for the missing-count formulas, matching the freshly written form."""
     missing_acts = 0
     for slot in layout.activities:
