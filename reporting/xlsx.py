@@ -19,6 +19,22 @@ SAFE_OPTIONS = {
 FONT = "宋体"
 
 
+def looks_rich(text: str) -> bool:
+    """XlsxWriter copies a string that starts with ``<r>`` and ends with ``</r>`` into the
+    shared-string table as raw rich-text XML (that is how it stores its own rich strings), so a
+    unit that types such text could make a workbook unreadable."""
+    return text.startswith("<r>") and text.endswith("</r>")
+
+
+def plain_text(text: str) -> str:
+    """``text`` as XlsxWriter must be given it to show exactly ``text``: unchanged, or, when it
+    looks like rich-text XML, as a one-run rich string holding the escaped text."""
+    if not looks_rich(text):
+        return text
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<r><t xml:space="preserve">{escaped}</t></r>'
+
+
 def _worksheet_class() -> type:
     """XlsxWriter's Worksheet with a quicker innermost loop for the plain cells our tables are
     made of (a formatted number, date, shared string or blank): the same XML, written with one
@@ -36,6 +52,9 @@ def _worksheet_class() -> type:
     )
 
     class TableWorksheet(Worksheet):  # type: ignore[misc]
+        def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
+            return int(super()._write_string(row, col, plain_text(string), cell_format))
+
         def _calculate_spans(self) -> None:
             if self.comments:
                 return super()._calculate_spans()
@@ -192,10 +211,10 @@ class Book:
             if not value:
                 if ws._check_dimensions(row, col) == 0:
                     ws.table[row][col] = _blank((fmt,))
-            elif len(value) < _SHORT and ws._check_dimensions(row, col) == 0:
+            elif len(value) < _SHORT and value[0] != "<" and ws._check_dimensions(row, col) == 0:
                 ws.table[row][col] = _string((ws.str_table._get_shared_string_index(value), fmt))
             else:
-                ws._write_string(row, col, value, fmt)  # long text: XlsxWriter truncates it
+                ws._write_string(row, col, value, fmt)  # long or "<…": TableWorksheet's
         elif kind is int or kind is float:
             if value != value or value in (math.inf, -math.inf):
                 ws._write_string(row, col, str(value), fmt)  # NaN/inf: shown, never an error

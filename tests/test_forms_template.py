@@ -70,7 +70,6 @@ ODD_NAMES = [
     "  空格单位 ",  # edge spaces: xml:space="preserve"
     "\ue000名\ue005称918273645",  # the template's sentinels
     "第一行\n第二行",
-    "<r>富文本</r>",  # what XlsxWriter takes for a rich string
     "长" * 35,  # the longest name whose footers are not cut
 ]
 TOO_LONG = "很" * 36  # "<name> 规定动作" exceeds the footer's 40 characters: rendered directly
@@ -240,6 +239,20 @@ def test_whole_file_matches_when_rendered_in_the_same_second(plan: Plan):
         ] == [(i.filename, i.date_time, i.compress_type, i.external_attr) for i in zb.infolist()]
         if za.read(core) == zb.read(core):  # same second: the files are identical
             assert a == b
+
+
+def test_text_that_looks_like_rich_text_is_left_to_the_direct_renderer(plan: Plan):
+    """XlsxWriter would copy "<r>…</r>" into the shared strings as XML; the writer turns it
+    into a one-run rich string that shows the text itself (reporting.xlsx.plain_text)."""
+    for name in ("<r>富文本</r>", "<r></t></si></sst>坏了</r>"):
+        unit = dataclasses.replace(plan.unit("SX01"), name=name)  # type: ignore[type-var]
+        assert fast(plan, unit) is None
+        book = openpyxl.load_workbook(io.BytesIO(direct(plan, unit)))
+        assert name in {c.value for ws in book for row in ws.iter_rows() for c in row}
+        prefill = prefill_variants(plan.unit("SX01"))["activities"]  # type: ignore[arg-type]
+        code, fields = next(iter(prefill.activities.items()))
+        odd = dataclasses.replace(prefill, activities={code: {**fields, "note": name}})
+        assert fast(plan, plan.unit("SX01"), odd) is None  # type: ignore[arg-type]
 
 
 def test_too_long_name_is_left_to_the_direct_renderer(plan: Plan):

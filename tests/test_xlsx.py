@@ -109,3 +109,16 @@ def test_put_writes_what_xlsxwriters_public_writers_write():
     # the first sheet is the selected tab; everything from the cells on must be the same
     assert a.split(b"<dimension")[1].split(b"/>")[0] == b.split(b"<dimension")[1].split(b"/>")[0]
     assert a.split(b"<sheetData>")[1] == b.split(b"<sheetData>")[1]
+
+
+def test_text_that_looks_like_rich_text_stays_text():
+    """XlsxWriter copies "<r>…</r>" into the shared strings as raw XML: a unit's ledger entry
+    like the second one made the bureau's summary unreadable."""
+    texts = ["<r>富文本</r>", "<r></t></si></sst>坏了</r>", "<r>a & b</r>", "<r>"]
+    book = Book()
+    ws = book.sheet("数据")
+    for i, text in enumerate(texts):
+        book.put(ws, i, 0, text)
+        ws.write_string(i, 1, text)
+    wb = openpyxl.load_workbook(io.BytesIO(book.close()))
+    assert [[c.value for c in row] for row in wb["数据"].iter_rows()] == [[t, t] for t in texts]

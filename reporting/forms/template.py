@@ -74,6 +74,7 @@ from reporting.forms.writer import (
 )
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
+from reporting.xlsx import looks_rich
 
 # Sentinels for the unit's values. If plan text ever held one, the template would not match its
 # direct render, and generate would not use it.
@@ -690,8 +691,8 @@ class FormTemplate:
         def add(text: str, entry: str | None = None) -> int:
             i = index.get(text)
             if i is None:
-                if len(text) > _LONG_TEXT:
-                    raise _Direct
+                if len(text) > _LONG_TEXT or looks_rich(text):
+                    raise _Direct  # the writer rewrites such text (reporting.xlsx.plain_text)
                 i = index[text] = len(si)
                 si.append(entry if entry is not None else esc.si(text))
             return i
@@ -699,6 +700,8 @@ class FormTemplate:
         strings, entries, sentinel = self.strings, self.si, self.sentinel_strings
         own = {t: subst(strings[t]) for t in sentinel}
         texts = set(own.values())
+        if any(map(looks_rich, texts)):
+            raise _Direct  # the writer rewrites such text (reporting.xlsx.plain_text)
         same_indexes = (
             not inserts
             and len(texts) == len(own)

@@ -38,7 +38,7 @@ from reporting.forms.layout import (
     ledger_header,
 )
 from reporting.plan.model import Indicator, LedgerColumn, ValueType
-from reporting.xlsx import SAFE_OPTIONS
+from reporting.xlsx import SAFE_OPTIONS, plain_text
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ def _worksheet_class() -> type:
     from xlsxwriter.worksheet import Worksheet
 
     class FormWorksheet(Worksheet):  # type: ignore[misc]
+        def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
+            return int(super()._write_string(row, col, plain_text(string), cell_format))
+
         def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
             if formula.startswith("{"):
                 formula = formula[1:]
