@@ -632,3 +632,16 @@ def test_libreoffice_recalculates_what_a_prefilled_template_form_says(tmp_path: 
     assert cached.startswith("还有 ")
     out = convert([form], "xlsx", tmp_path / "lo")[0]
     assert conclusion(out, data_only=True) == cached
+
+
+def test_ampersand_in_a_name_prints_as_itself_in_footers(plan: Plan):
+    """In a page footer "&B" means bold: the name's "&" is doubled, by template and writer."""
+    unit = dataclasses.replace(plan.unit("SX01"), name="A&B卫生院")  # type: ignore[type-var]
+    data = fast(plan, unit)
+    assert data is not None and same_form(data, direct(plan, unit))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        footers = [
+            zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/worksheets/sheet")
+        ]
+    assert any("<oddFooter>&amp;CA&amp;&amp;B卫生院" in x for x in footers)
+    assert not any("A&amp;B卫生院" in x.replace("&amp;&amp;", "") for x in footers)

@@ -69,6 +69,7 @@ from reporting.forms.writer import (
     EMPTY_PREFILL,
     Prefill,
     conclusion_text,
+    header_footer_text,
     initial_missing,
     trace_render,
 )
@@ -294,6 +295,7 @@ class _Fill:
     """One unit's values for the slots."""
 
     subst: Callable[[str], str]
+    subst_hf: Callable[[str], str]
     headcount: str
     blank: bool  # every slot but texts and the headcount filled as in the template
     remap: list[str]
@@ -520,7 +522,9 @@ class FormTemplate:
                     raise TemplateUnsupported("element text does not round-trip")
                 if m.group("tag") in _HEADER_FOOTER_TAGS:
                     self.limited_texts.append((plain, _HEADER_FOOTER_LIMIT))
-                cut(m.start("text"), m.end("text"), ("text", plain))
+                    cut(m.start("text"), m.end("text"), ("hf", plain))
+                else:
+                    cut(m.start("text"), m.end("text"), ("text", plain))
             elif kind == "dim":
                 if ledger is not None:
                     self._read_ledger(text, ledger, m.group("dim"))
@@ -666,11 +670,14 @@ class FormTemplate:
         def subst(text: str) -> str:
             return _SENTINEL.sub(lambda m: values[m.group()], text)
 
+        def subst_hf(text: str) -> str:  # in a header or footer, as the writer puts them
+            return _SENTINEL.sub(lambda m: header_footer_text(values[m.group()]), text)
+
         for text, limit in self.cuts:
             if len(subst(text)) > limit:
                 raise _Direct  # the writer would cut it
         for text, limit in self.limited_texts:
-            if _utf16_len(subst(text)) > limit:
+            if _utf16_len(subst_hf(text)) > limit:
                 raise _Direct
 
         # pre-filled cells: (cell, kind, value, style); strings join the table at a boundary
@@ -742,6 +749,7 @@ class FormTemplate:
         )
         return _Fill(
             subst=subst,
+            subst_hf=subst_hf,
             headcount=str(unit.headcount),
             blank=blank,
             remap=remap,
@@ -901,6 +909,8 @@ def _join(pieces: list[Any], fill: _Fill) -> str:
             out.append(fill.inputs.get(p[1], p[2]))
         elif kind == "text":
             out.append(_escaper().data(fill.subst(p[1])))
+        elif kind == "hf":
+            out.append(_escaper().data(fill.subst_hf(p[1])))
         elif kind == "hc":
             out.append(fill.headcount)
         elif kind == "rows":

@@ -277,7 +277,13 @@ def _print_setup(ws: Any, landscape: bool, title: str) -> None:
     ws.fit_to_pages(1, 0)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     ws.repeat_rows(0, HEADER_ROW - 1)
-    ws.set_footer(f"&C{_cut(title, 40)}　第 &P 页，共 &N 页")
+    ws.set_footer(f"&C{header_footer_text(_cut(title, 40))}　第 &P 页，共 &N 页")
+
+
+def header_footer_text(text: str) -> str:
+    """Text shown as it is in a page header or footer, where ``&`` starts a code (``&B`` bold,
+    ``&P`` page number): a unit named "A&B卫生院" must not print as "A卫生院" in bold."""
+    return text.replace("&", "&&")
 
 
 def _title(ws: Any, layout: FormLayout, text: str, ncols: int, fmt: _Formats) -> None:
