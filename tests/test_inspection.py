@@ -629,3 +629,30 @@ def test_word_sheets_print_with_libreoffice(office: Office, tmp_path: Path):
             ["pdftotext", str(pdfs[0]), "-"], capture_output=True, text=True, check=True
         ).stdout
         assert "督导考评表" in text and "杭州市卫生计生委" in text and "被考评单位负责人" in text
+
+
+def test_long_emoji_item_keeps_its_validation_and_ampersand_stays_in_footer(office: Office):
+    """Prompt titles are cut to 32 UTF-16 units (an emoji counts two; one unit over and
+    XlsxWriter dropped the validation), and ``&`` in a unit name is doubled in page footers."""
+    import zipfile
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+
+    wb = openpyxl.load_workbook(sheet_path(office, "SX01"))
+    meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(min_row=2, values_only=True)}
+    sheet = InspectionSheet.from_json(meta[SNAPSHOT_KEY])
+    sheet = replace(
+        sheet,
+        unit_name="A&B医院",
+        rows=tuple(replace(r, item="😀" * 20) if not r.auto else r for r in sheet.rows),
+    )
+    made = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    data = render_inspection(sheet, made)
+    main = openpyxl.load_workbook(io.BytesIO(data))[MAIN]
+    titles = [dv.promptTitle for dv in main.data_validations.dataValidation]
+    assert len(titles) == 2 * len(sheet.onsite) + 3
+    assert titles[0] == "😀" * 15 + "…"
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert "&amp;CA&amp;&amp;B医院 督导考评表" in z.read("xl/worksheets/sheet1.xml").decode()

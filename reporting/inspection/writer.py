@@ -82,7 +82,22 @@ class _Formats:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` in at most ``limit`` UTF-16 units, as Excel counts (an emoji is two): a prompt
+    title one unit too long made XlsxWriter drop the whole validation."""
+    if len(text) <= limit // 2 or len(text.encode("utf-16-le")) <= 2 * limit:
+        return text
+    kept, units = [], 0
+    for ch in text:
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
+
+
+def _footer_name(name: str) -> str:
+    """A unit name for a page footer: short, and ``&`` doubled (it starts a footer code)."""
+    return _cut(name, 30).replace("&", "&&")
 
 
 def _prompt(title: str, message: str) -> dict[str, Any]:
@@ -298,7 +313,7 @@ def _layout_main(ws: Any, s: InspectionSheet) -> None:
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    ws.set_footer(f"&C{_cut(s.unit_name, 30)} 督导考评表　第 &P 页，共 &N 页")
+    ws.set_footer(f"&C{_footer_name(s.unit_name)} 督导考评表　第 &P 页，共 &N 页")
     ws.hide_gridlines(2)
 
 
@@ -310,7 +325,7 @@ def _layout_facts(ws: Any, s: InspectionSheet) -> None:
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    ws.set_footer(f"&C{_cut(s.unit_name, 30)} 报送情况　第 &P 页，共 &N 页")
+    ws.set_footer(f"&C{_footer_name(s.unit_name)} 报送情况　第 &P 页，共 &N 页")
 
 
 def _write_value(ws: Any, ref: str, value: Any, text_fmt: Any, date_fmt: Any) -> None:
