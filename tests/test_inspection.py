@@ -656,3 +656,16 @@ def test_long_emoji_item_keeps_its_validation_and_ampersand_stays_in_footer(offi
     assert titles[0] == "😀" * 15 + "…"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert "&amp;CA&amp;&amp;B医院 督导考评表" in z.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_rubric_text_with_control_characters_gives_a_valid_sheet(office: Office):
+    """Validation prompts are XML attributes, where XlsxWriter writes control characters as
+    they are: they are dropped first, or the file would not open."""
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+
+    sheet = hostile(snapshot(office, "SX01"))
+    meta = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    main = openpyxl.load_workbook(io.BytesIO(render_inspection(sheet, meta)))[MAIN]
+    titles = [dv.promptTitle for dv in main.data_validations.dataValidation]
+    assert titles[0].startswith("A&B<C>\"D\"'E' 😀 结束")

@@ -27,6 +27,7 @@ from reporting.inspection.sheet import (
     locked_cells,
     meta_rows,
 )
+from reporting.inspection.word import xml_text
 from reporting.xlsx import SAFE_OPTIONS
 
 # One place decides that no string becomes a formula, link or number: reporting.xlsx.
@@ -101,6 +102,8 @@ def _footer_name(name: str) -> str:
 
 
 def _prompt(title: str, message: str) -> dict[str, Any]:
+    # XlsxWriter writes these attributes with control characters as they are (invalid XML)
+    title, message = xml_text(title), xml_text(message)
     return {
         "input_title": _cut(title, 32),
         "input_message": _cut(message, 255),
