@@ -473,12 +473,12 @@ def snapshot(office: Office, code: str) -> InspectionSheet:
     return InspectionSheet.from_json(meta[SNAPSHOT_KEY])
 
 
-def hostile(sheet: InspectionSheet) -> InspectionSheet:
+def hostile(sheet: InspectionSheet, escape_lookalike: str = " _x0041_") -> InspectionSheet:
     """``sheet`` with markup characters, an emoji, control characters, tabs and line breaks in
-    every text a unit or the plan supplies."""
+    every text a unit or the plan supplies (and text that looks like Excel's own escapes)."""
     from dataclasses import replace
 
-    text = f"{HOSTILE}\t制表\n换行\r回车 _x0041_ <r>x</r>"
+    text = f"{HOSTILE}\t制表\n换行\r回车{escape_lookalike} <r>x</r>"
     return replace(
         sheet,
         unit_name=HOSTILE,
@@ -629,6 +629,81 @@ def test_word_sheets_print_with_libreoffice(office: Office, tmp_path: Path):
             ["pdftotext", str(pdfs[0]), "-"], capture_output=True, text=True, check=True
         ).stdout
         assert "督导考评表" in text and "杭州市卫生计生委" in text and "被考评单位负责人" in text
+
+
+# --------------------------------------------------------------------------- the Excel sheet
+
+
+def xlsx_parts(data: bytes) -> list[tuple[str, bytes]]:
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None
+        when = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # core.xml's creation time
+        return [(n, when.sub(b"<when>", z.read(n))) for n in z.namelist()]
+
+
+def test_excel_sheet_from_a_template_is_what_xlsxwriter_makes(office: Office):
+    """Sheets handed out are made from a template of their layout (reporting.xlsxfast); each is
+    XlsxWriter's workbook part for part, and every one here came from a template."""
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import (
+        _templates,
+        render_inspection,
+        render_inspection_xlsxwriter,
+    )
+
+    sheets = [snapshot(office, code) for code in UNITS]
+    sheets += [hostile(sheets[0]), hostile(sheets[3])]
+    sheets.append(replace(sheets[1], rows=sheets[1].rows[2:], activities=()))  # another layout
+    stats = _templates().stats
+    before = stats["template"]
+    key = office.ws.form_key()
+    for sheet in sheets:
+        meta = make_meta(sheet, office.plan.plan_id, key, "2014-06-10T09:00:00")
+        fast = render_inspection(sheet, meta, "口令")
+        assert xlsx_parts(fast) == xlsx_parts(render_inspection_xlsxwriter(sheet, meta, "口令"))
+    assert stats["template"] - before == len(sheets)
+    assert not stats["unsupported"] and not stats["mismatch"]
+
+
+def test_excel_sheet_formulas_need_no_newer_functions(office: Office):
+    import re
+    import zipfile
+
+    from reporting.xlsxfast import FUNCTIONS
+
+    with zipfile.ZipFile(sheet_path(office, "SX01")) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    formulas = re.findall(r"<f>([^<]*)</f>", xml) + re.findall(r"<formula>([^<]*)<", xml)
+    assert len(formulas) > 5
+    used = set(re.findall(r"([A-Z][A-Z0-9.]*)\(", " ".join(formulas)))
+    assert used and used <= FUNCTIONS
+
+
+def test_filled_hostile_sheet_round_trips(office: Office):
+    """A sheet whose unit texts carry markup, emoji and control characters (one exactly like
+    rich-text markup) is read back unchanged, filled in and accepted."""
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+    from reporting.intake.reader import read_workbook
+
+    # No "_x0041_" here: openpyxl, playing the inspector, saves it unescaped and so reads it
+    # back as "A" (Excel escapes it as _x005F_x0041_, as the sheet we write does).
+    sheet = hostile(snapshot(office, "SX01"), escape_lookalike="")
+    sheet = replace(sheet, ledgers=(*sheet.ledgers, ("清单", "<r>A&B</r>", "", "", "")))
+    meta = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    data = render_inspection(sheet, meta, office.plan.settings.password or "")
+    shown = [v for line in read_workbook(data).book.sheets[FACTS].rows for v in line]
+    assert "<r>A&B</r>" in shown and sheet.activities[0][-1] in shown
+    check = office.check(fill_inspection(data, GOOD), PERIOD)
+    assert check.accepted and check.findings == (), [(f.code, f.message) for f in check.findings]
+    assert check.inspection.sheet == sheet
 
 
 def test_long_emoji_item_keeps_its_validation_and_ampersand_stays_in_footer(office: Office):

@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from reporting.collate.facts import STATE_LABELS, Month, UnitMonth
@@ -108,6 +109,10 @@ class InspectionSheet:
 
     # ---- identity
     def to_json(self) -> str:
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:  # the snapshot is written and fingerprinted: made once
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
     @classmethod

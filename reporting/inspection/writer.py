@@ -9,7 +9,6 @@ sheet becomes the feedback copy of a returned sheet: values written back, proble
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from reporting.inspection.sheet import (
 )
 from reporting.inspection.word import xml_text
 from reporting.xlsx import SAFE_OPTIONS
+from reporting.xlsxfast import Templates, xlsxwriter_render
 
 # One place decides that no string becomes a formula, link or number: reporting.xlsx.
 _OPTIONS = SAFE_OPTIONS
@@ -113,17 +113,15 @@ def _prompt(title: str, message: str) -> dict[str, Any]:
     }
 
 
-def render_inspection(
+def _build(
+    wb: Any,
     sheet: InspectionSheet,
     meta: FormMeta,
-    password: str = "",
-    annotations: Annotations | None = None,
-) -> bytes:
-    """The inspector sheet as .xlsx bytes; with ``annotations`` its feedback copy."""
-    import xlsxwriter
-
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, _OPTIONS)
+    password: str,
+    annotations: Annotations | None,
+) -> None:
+    """Make the sheet on ``wb``: an XlsxWriter workbook, or :mod:`reporting.xlsxfast`'s recorder
+    (the same calls either way)."""
     wb.set_properties(
         {
             "title": f"{sheet.unit_name} {sheet.period_label}督导考评表",
@@ -164,8 +162,41 @@ def render_inspection(
         ws.protect(password, {"format_columns": True, "format_rows": True})
     (issues or main).activate()
     meta_ws.very_hidden()
-    wb.close()
-    return buf.getvalue()
+
+
+_TEMPLATES: list[Templates] = []
+
+
+def _templates() -> Templates:
+    if not _TEMPLATES:
+        _TEMPLATES.append(Templates(_OPTIONS))
+    return _TEMPLATES[0]
+
+
+def render_inspection(
+    sheet: InspectionSheet,
+    meta: FormMeta,
+    password: str = "",
+    annotations: Annotations | None = None,
+) -> bytes:
+    """The inspector sheet as .xlsx bytes; with ``annotations`` its feedback copy.
+
+    A sheet to hand out is made from a template of its layout (:mod:`reporting.xlsxfast`:
+    the same file, ~5 times faster); a feedback copy, made one at a time, by XlsxWriter."""
+    if annotations is not None:
+        return render_inspection_xlsxwriter(sheet, meta, password, annotations)
+    return _templates().render(lambda wb: _build(wb, sheet, meta, password, None))
+
+
+def render_inspection_xlsxwriter(
+    sheet: InspectionSheet,
+    meta: FormMeta,
+    password: str = "",
+    annotations: Annotations | None = None,
+) -> bytes:
+    """The same workbook made by XlsxWriter alone (the reference the templates are checked
+    against)."""
+    return xlsxwriter_render(lambda wb: _build(wb, sheet, meta, password, annotations), _OPTIONS)
 
 
 def _main_inputs(ws: Any, s: InspectionSheet, fmt: _Formats) -> None:
