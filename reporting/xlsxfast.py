@@ -30,7 +30,7 @@ from datetime import date, datetime, time
 from math import isfinite
 from typing import Any
 
-from reporting.zippack import Part, deflate, pack
+from reporting.zippack import FAST, Part, deflate, pack
 
 Build = Callable[[Any], None]
 
@@ -157,7 +157,7 @@ def xlsxwriter_render(build: Build, options: dict[str, Any]) -> bytes:
 class RecordedFormat:
     """What ``add_format`` returns while recording: the properties, as a hashable key."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "s")
 
     def __init__(self, props: dict[str, Any] | None) -> None:
         items = sorted((props or {}).items())
@@ -165,6 +165,7 @@ class RecordedFormat:
             if not isinstance(value, str | int | float | bool):
                 raise Unsupported(f"format property {value!r}")
         self.key = tuple(items)
+        self.s: str | None = None  # the style attribute, once its workbook is written
 
     def __repr__(self) -> str:
         return f"Format{self.key!r}"
@@ -173,10 +174,9 @@ class RecordedFormat:
 _PLAIN = (str, int, float, bool, type(None), datetime, date, time, RecordedFormat)
 
 
-def _frozen(value: Any) -> str:
-    """A layout call's arguments as a key: their ``repr``, for arguments whose ``repr`` says
-    all there is (the same call twice gives the same text; equal dicts built in another order
-    only give another key, never a wrong one)."""
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only values whose ``repr`` says all there is (so that two
+    layout calls that print the same are the same)."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -186,8 +186,8 @@ def _frozen(value: Any) -> str:
         elif isinstance(item, list | tuple):
             stack += item
         elif not isinstance(item, _PLAIN):
-            raise Unsupported(f"argument {item!r}")
-    return repr(value)
+            return False
+    return True
 
 
 def _utf16_len(text: str) -> int:
@@ -209,8 +209,10 @@ class RecordingSheet:
         self.merges: list[tuple[int, int, int, int]] = []
         self.merged: set[tuple[int, int]] = set()
         self.footer: str | None = None
-        self.calls: list[Any] = []
+        self.calls: list[str] = []  # layout calls, printed
+        self.arguments: list[Any] = []  # and their arguments, checked when a template is made
         self.extra_cols: set[int] = set()  # columns set_row counts in the dimension
+        self.first_col: int | None = None  # of the cells written so far
 
     def __getattr__(self, name: str) -> Any:
         if name not in _LAYOUT_CALLS:
@@ -219,7 +221,9 @@ class RecordingSheet:
         def record(*args: Any, **kwargs: Any) -> None:
             if name == "set_column" and (len(args) > 3 or kwargs):
                 raise Unsupported("set_column with a format or options")
-            self.calls.append((name, _frozen(args), _frozen(kwargs)))
+            # printed now: what the call meant even if the caller changes its dict later
+            self.calls.append(repr((name, args, kwargs)))
+            self.arguments.append((args, kwargs))
 
         return record
 
@@ -241,6 +245,8 @@ class RecordingSheet:
         if line is None:
             line = self.table[row] = {}
         line[col] = cell
+        if self.first_col is None or col < self.first_col:
+            self.first_col = col
 
     def write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
         if len(string) > _STR_MAX // 2 and _utf16_len(string) > _STR_MAX:
@@ -317,9 +323,9 @@ class RecordingSheet:
             raise Unsupported("set_row with a format, options or no height")
         if not 0 <= row < _ROW_MAX:
             raise Unsupported("row outside the sheet")
-        first = min((min(line) for line in self.table.values()), default=None)
-        if self.extra_cols:
-            first = min(self.extra_cols) if first is None else min(first, *self.extra_cols)
+        first = min(self.extra_cols, default=None)
+        if self.first_col is not None and (first is None or self.first_col < first):
+            first = self.first_col
         self.extra_cols.add(first or 0)  # XlsxWriter counts (row, first column so far)
         self.row_px[row] = int(height * 4.0 / 3.0 + 0.5)
         return 0
@@ -413,13 +419,12 @@ class _Styles:
     def __init__(self) -> None:
         self.index: dict[tuple[Any, ...], int] = {}
 
-    def __call__(self, fmt: RecordedFormat | None) -> str:
-        if fmt is None:
-            return ""
+    def attribute(self, fmt: RecordedFormat) -> str:
         n = self.index.get(fmt.key)
         if n is None:
             n = self.index[fmt.key] = len(self.index) + 1
-        return f' s="{n}"'
+        fmt.s = f' s="{n}"'
+        return fmt.s
 
 
 def _dimension(d: tuple[int, int, int, int] | None) -> str:
@@ -434,22 +439,16 @@ def _dimension(d: tuple[int, int, int, int] | None) -> str:
     return f'<dimension ref="{ref}"/>'
 
 
-def _cell_xml(ref: str, cell: tuple[Any, ...], style: _Styles) -> str:
-    kind, value, fmt = cell
-    s = style(fmt)
-    if kind == "s":
-        return f'<c r="{ref}"{s} t="s"><v>{value}</v></c>'
-    if kind == "n":
-        return f'<c r="{ref}"{s}><v>{value:.16G}</v></c>'
-    if kind == "b":
-        return f'<c r="{ref}"{s}/>'
+_ERROR_VALUES = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"))
+
+
+def _formula_xml(ref: str, s: str, value: tuple[str, Any]) -> str:
     formula, result = value
     t = ""
     if isinstance(result, bool):
         t, result = ' t="b"', int(result)
     elif isinstance(result, str):
-        errors = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
-        if result in errors:
+        if result in _ERROR_VALUES:
             t = ' t="e"'
         elif result:
             t = ' t="str"'
@@ -458,33 +457,46 @@ def _cell_xml(ref: str, cell: tuple[Any, ...], style: _Styles) -> str:
 
 
 def _sheet_data(ws: RecordingSheet, style: _Styles) -> str:
-    rows = sorted(ws.table.keys() | ws.row_px.keys())
-    spans: dict[int, str] = {}
+    """``<sheetData>`` as XlsxWriter's ``_write_rows`` writes it."""
+    spans: dict[int, tuple[int, int]] = {}
     for row, line in ws.table.items():
         block = row // 16
         lo, hi = min(line), max(line)
         if block in spans:
-            a, b = spans[block].split(":")
-            lo, hi = min(lo, int(a) - 1), max(hi, int(b) - 1)
-        spans[block] = f"{lo + 1}:{hi + 1}"
+            a, b = spans[block]
+            lo, hi = min(lo, a), max(hi, b)
+        spans[block] = (lo, hi)
     out = ["<sheetData>"]
-    for row in rows:
-        head = f'<row r="{row + 1}"'
+    add = out.append
+    table, heights = ws.table, ws.row_px
+    for row in sorted(table.keys() | heights.keys()):
+        number = str(row + 1)
+        head = f'<row r="{number}"'
         span = spans.get(row // 16)
         if span:
-            head += f' spans="{span}"'
-        px = ws.row_px.get(row, _DEFAULT_ROW_PX)
+            head += f' spans="{span[0] + 1}:{span[1] + 1}"'
+        px = heights.get(row, _DEFAULT_ROW_PX)
         if px != _DEFAULT_ROW_PX:
             head += f' ht="{px * 0.75:.16g}" customHeight="1"'
-        line = ws.table.get(row)
+        line = table.get(row)
         if not line:
-            out.append(head + "/>")
+            add(head + "/>")
             continue
-        out.append(head + ">")
+        add(head + ">")
         for col in sorted(line):
-            out.append(_cell_xml(_ref(row, col), line[col], style))
-        out.append("</row>")
-    out.append("</sheetData>")
+            kind, value, fmt = line[col]
+            ref = (_COLS[col] if col < 256 else _col_name(col)) + number
+            s = "" if fmt is None else (fmt.s or style.attribute(fmt))
+            if kind == "s":
+                add(f'<c r="{ref}"{s} t="s"><v>{value}</v></c>')
+            elif kind == "b":
+                add(f'<c r="{ref}"{s}/>')
+            elif kind == "n":
+                add(f'<c r="{ref}"{s}><v>{value:.16G}</v></c>')
+            else:
+                add(_formula_xml(ref, s, value))
+        add("</row>")
+    add("</sheetData>")
     return "".join(out)
 
 
@@ -603,6 +615,9 @@ class Templates:
             if known:
                 self._cache.move_to_end(key)
         if not known:
+            if not all(_plain(ws.arguments) for ws in book.sheets) or not _plain(book.properties):
+                self.stats["unsupported"] += 1  # a key that could match unlike calls
+                return xlsxwriter_render(build, self.options)
             template = self._make(build, regions)
             with self._lock:
                 self._cache[key] = template
@@ -621,7 +636,7 @@ class Templates:
         styles in order of first use, and whether there are strings at all."""
         properties = {k: v for k, v in book.properties.items() if k not in ("title", "subject")}
         sheets = tuple((ws.name, tuple(ws.calls)) for ws in book.sheets)
-        return (sheets, _frozen(properties), styles, bool(book.strings))
+        return (sheets, repr(properties), styles, bool(book.strings))
 
     def _make(self, build: Build, regions: list[tuple[str, str, str, str]]) -> _Template | None:
         """The template of this layout from XlsxWriter's own rendering of this workbook, or
@@ -668,4 +683,5 @@ class Templates:
             own[name] = "".join(
                 (pieces[0], dim, pieces[1], data, pieces[2], merges, pieces[3], footer, pieces[4])
             )
-        return pack(p if isinstance(p, Part) else deflate(p, own[p].encode()) for p in t.parts)
+        made = {name: deflate(name, text.encode(), FAST) for name, text in own.items()}
+        return pack(p if isinstance(p, Part) else made[p] for p in t.parts)

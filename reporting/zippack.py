@@ -4,7 +4,9 @@ An Office file is a zip of XML parts. When thousands of files share most of thei
 (styles, theme, settings), compressing those once per process and copying the compressed bytes
 into every file is much cheaper than :mod:`zipfile`, which compresses every part again.
 Entries are plain deflate, no zip64 (parts stay far below 4 GiB), dated 1980-01-01 like
-XlsxWriter's, so the same parts always give the same bytes.
+XlsxWriter's, so the same parts always give the same bytes. Parts made once are compressed at
+zlib's default level; parts made for every file at :data:`FAST` (a third of the time, ~15%
+larger).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _MADE_BY = (3 << 8) | _VERSION  # Unix
 _MODE = (0o100600 & 0xFFFF) << 16  # a regular file, rw-------
 _UTF8_NAME = 1 << 11
 _LIMIT = 0xFFFFFFFF
+FAST = 1  # compression level for the parts written anew in every file
 
 
 @dataclass(frozen=True)

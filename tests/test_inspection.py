@@ -744,3 +744,15 @@ def test_rubric_text_with_control_characters_gives_a_valid_sheet(office: Office)
     main = openpyxl.load_workbook(io.BytesIO(render_inspection(sheet, meta)))[MAIN]
     titles = [dv.promptTitle for dv in main.data_validations.dataValidation]
     assert titles[0].startswith("A&B<C>\"D\"'E' 😀 结束")
+
+
+def test_snapshot_json_is_what_it_always_was(office: Office):
+    """The fingerprint of every sheet already handed out hashes this text."""
+    import dataclasses
+
+    for sheet in (snapshot(office, "SX01"), hostile(snapshot(office, "YL01"))):
+        data = dataclasses.asdict(sheet)
+        assert sheet.to_json() == json.dumps(
+            data, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        )
+        assert InspectionSheet.from_json(sheet.to_json()) == sheet

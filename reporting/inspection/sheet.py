@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
@@ -112,8 +112,13 @@ class InspectionSheet:
         return self._json
 
     @cached_property
-    def _json(self) -> str:  # the snapshot is written and fingerprinted: made once
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    def _json(self) -> str:
+        """Made once: the snapshot is written and fingerprinted. The same text as
+        ``json.dumps(dataclasses.asdict(self), …)`` (the fingerprint of every sheet already
+        handed out depends on it), without ``asdict``'s deep copy."""
+        data = {name: getattr(self, name) for name in _SHEET_FIELDS}
+        data["rows"] = [{name: getattr(r, name) for name in _ROW_FIELDS} for r in self.rows]
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> InspectionSheet:
@@ -223,6 +228,10 @@ class InspectionSheet:
             self.period_label,
             self.state,
         )
+
+
+_SHEET_FIELDS = tuple(f.name for f in fields(InspectionSheet))
+_ROW_FIELDS = tuple(f.name for f in fields(RubricRow))
 
 
 # --------------------------------------------------------------------------- cells

@@ -24,7 +24,7 @@ from reporting.inspection.sheet import (
     InspectionSheet,
     title_text,
 )
-from reporting.zippack import Part, deflate, pack
+from reporting.zippack import FAST, Part, deflate, pack
 
 BODY_FONT = "宋体"
 HEAD_FONT = "黑体"
@@ -347,4 +347,4 @@ def render_inspection_docx(sheet: InspectionSheet) -> bytes:
     title = _esc(xml_text(f"{sheet.unit_name} {title_text(sheet)}"))
     author = _esc(xml_text(sheet.issuer))
     own[name] = f"{head}<dc:title>{title}</dc:title>{middle}<dc:creator>{author}</dc:creator>{tail}"
-    return pack(p if isinstance(p, Part) else deflate(p, own[p].encode()) for p in sk.parts)
+    return pack(p if isinstance(p, Part) else deflate(p, own[p].encode(), FAST) for p in sk.parts)
