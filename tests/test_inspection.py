@@ -746,6 +746,26 @@ def test_rubric_text_with_control_characters_gives_a_valid_sheet(office: Office)
     assert titles[0].startswith("A&B<C>\"D\"'E' 😀 结束")
 
 
+def test_parallel_inspect_writes_the_same_files(office: Office, monkeypatch: pytest.MonkeyPatch):
+    """With a process pool (the month inherited by forked workers, the Word skeleton and the
+    Excel template made before they fork) the files are the ones one process writes."""
+    import reporting.inspection.service as service
+    import reporting.parallel as parallel
+    from reporting.inspection.service import make_inspection_sheets
+
+    def write() -> dict[str, list[tuple[str, bytes]]]:
+        result = make_inspection_sheets(
+            office.ws.root, PERIOD, as_of=date(2014, 6, 20), now=datetime(2014, 6, 21, 8, 0)
+        )
+        paths = [p for f in result.files for p in (f.xlsx, f.docx)]
+        return {p.name: xlsx_parts(p.read_bytes()) for p in paths}
+
+    alone = write()
+    monkeypatch.setattr(service, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 2)
+    assert write() == alone and len(alone) == 2 * len(office.plan.units)
+
+
 def test_snapshot_json_is_what_it_always_was(office: Office):
     """The fingerprint of every sheet already handed out hashes this text."""
     import dataclasses
