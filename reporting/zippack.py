@@ -5,8 +5,8 @@ An Office file is a zip of XML parts. When thousands of files share most of thei
 into every file is much cheaper than :mod:`zipfile`, which compresses every part again.
 Entries are plain deflate, no zip64 (parts stay far below 4 GiB), dated 1980-01-01 like
 XlsxWriter's, so the same parts always give the same bytes. Parts made once are compressed at
-zlib's default level; parts made for every file at :data:`FAST` (a third of the time, ~15%
-larger).
+zlib's default level; parts made for every file at :data:`FAST` (a third of the time; an
+inspector sheet's .xlsx comes out ~7% larger, its .docx ~2%).
 """
 
 from __future__ import annotations
