@@ -776,3 +776,22 @@ def test_snapshot_json_is_what_it_always_was(office: Office):
             data, ensure_ascii=False, sort_keys=True, separators=(",", ":")
         )
         assert InspectionSheet.from_json(sheet.to_json()) == sheet
+
+
+def test_snapshot_of_emoji_fits_the_metadata_cells(office: Office):
+    """Excel's cell limit is 32,767 UTF-16 units and an emoji takes two: a snapshot cut into
+    chunks of 30,000 characters was truncated (and read back as tampered with)."""
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+
+    sheet = snapshot(office, "SX01")
+    emoji = "😀" * 199
+    sheet = replace(sheet, ledgers=tuple(("清单", emoji, "", "", "") for _ in range(100)))
+    assert len(sheet.to_json().encode("utf-16-le")) // 2 > 32_767
+    meta = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    data = render_inspection(sheet, meta)
+    assert codes(office.check(data, PERIOD)) == {"empty-return"}
+    check = office.check(fill_inspection(data, GOOD), PERIOD)
+    assert check.accepted and check.inspection.sheet == sheet

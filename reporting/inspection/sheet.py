@@ -31,7 +31,7 @@ MAIN = "督导考评表"
 FACTS = "单位报送情况"
 SHEETS = (MAIN, FACTS)
 SNAPSHOT_KEY = "snapshot"
-SNAPSHOT_CHUNK = 30_000  # characters per metadata cell (Excel's limit is 32,767)
+SNAPSHOT_CHUNK = 16_000  # characters per metadata cell: at most 32,000 UTF-16 units (limit 32,767)
 
 REASON_LIMIT = 300
 NAMES_LIMIT = 100
