@@ -6,6 +6,8 @@ import copy
 import os
 import resource
 import sys
+import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,3 +47,52 @@ def peak_rss_mb() -> float:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+class TreeRss:
+    """Samples the memory of this process and all its descendants (Linux /proc, PSS)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.peak = 0
+        self.cpu = 0.0  # seconds of CPU the sampling itself took (reading /proc is not free)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    stage_peak = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = tree_rss(os.getpid())
+            self.peak = max(self.peak, now)
+            self.stage_peak = max(self.stage_peak, now)
+            self.cpu = time.thread_time()
+            self._stop.wait(self.interval)
+
+
+def tree_rss(pid: int) -> int:
+    """Memory of the process tree, as the sum of each process's PSS (proportional set size):
+    pages a forked worker still shares with its parent count once, not once per process."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total

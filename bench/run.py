@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sqlite3
@@ -35,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_workspace
+from common import bench_workspace, tree_rss
 from fastfill import fast_fill
 
 from reporting.periods import Period
@@ -45,26 +44,6 @@ ON_TIME = datetime(2014, 6, 4, 17, 0)
 LATE = datetime(2014, 6, 9, 9, 0)
 REPORT_DAY = date(2014, 6, 10)
 AS_OF = date(2014, 6, 9)
-
-
-def tree_rss(pid: int) -> int:
-    """Memory of the process tree, as the sum of each process's PSS (proportional set size):
-    pages a forked worker still shares with its parent count once, not once per process."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo += [int(c) for c in fh.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total
 
 
 CLI = Path(__file__).resolve().parent.parent / "cli.py"

@@ -38,3 +38,21 @@ def test_bench_run_smoke():
     assert figures["units"] == 20
     assert all(isinstance(v, int | float) and v >= 0 for v in figures.values())
     assert "collect" in done.stdout and "calamine" in done.stdout
+
+
+def test_bench_inspection_smoke():
+    """bench/inspection.py with enough units for the process pool (PARALLEL_FROM)."""
+    script = BENCH.parent / "inspection.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--units", "45", "--sample", "5", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["units"] == 45
+    keys = {"seconds", "units_per_s", "tree_cpu_s", "peak_mb", "excel_ms", "word_ms", "unit_ms"}
+    assert keys <= set(figures)
+    assert all(isinstance(figures[k], int | float) and figures[k] > 0 for k in keys)

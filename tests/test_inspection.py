@@ -459,3 +459,339 @@ def test_unit_text_with_control_characters_reaches_both_sheets(office: Office):
     doc = Document(io.BytesIO(render_inspection_docx(sheet)))
     cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]
     assert any("控制字符\t换行" in c and "_x0041_ 结束" in c for c in cells)
+
+
+# --------------------------------------------------------------------------- the Word sheet
+
+HOSTILE = "A&B<C>\"D\"'E' 😀\x01\x0b 结束"
+
+
+def snapshot(office: Office, code: str) -> InspectionSheet:
+    """The snapshot an inspector sheet was made from (kept in its metadata sheet)."""
+    wb = openpyxl.load_workbook(sheet_path(office, code))
+    meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(min_row=2, values_only=True)}
+    return InspectionSheet.from_json(meta[SNAPSHOT_KEY])
+
+
+def hostile(sheet: InspectionSheet, escape_lookalike: str = " _x0041_") -> InspectionSheet:
+    """``sheet`` with markup characters, an emoji, control characters, tabs and line breaks in
+    every text a unit or the plan supplies (and text that looks like Excel's own escapes)."""
+    from dataclasses import replace
+
+    text = f"{HOSTILE}\t制表\n换行\r回车{escape_lookalike} <r>x</r>"
+    return replace(
+        sheet,
+        unit_name=HOSTILE,
+        plan_name=text,
+        issuer=text,
+        region=" " + text + "\u3000",
+        state=text,
+        rows=tuple(replace(r, item=text, why=text) for r in sheet.rows),
+        activities=tuple((*a[:-1], text) for a in sheet.activities),
+        indicators=tuple((*i[:-1], text) for i in sheet.indicators),
+        ledger_summary=(*sheet.ledger_summary, text, "\x02"),
+        ledgers=(*sheet.ledgers, (text, text, "", "\x03", text)),
+    )
+
+
+def docx_parts(data: bytes) -> list[tuple[str, bytes]]:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None
+        return [(name, z.read(name)) for name in z.namelist()]
+
+
+def test_word_sheet_is_what_python_docx_made(office: Office):
+    """The XML written as text is, part for part and byte for byte, what python-docx wrote
+    (the old renderer, kept in tests/inspection_docx_reference.py)."""
+    from reporting.inspection.word import render_inspection_docx
+    from tests.inspection_docx_reference import reference_docx
+
+    sheets = [snapshot(office, code) for code in UNITS]
+    sheets += [hostile(sheets[0]), hostile(sheets[3])]
+    for sheet in sheets:
+        assert docx_parts(render_inspection_docx(sheet)) == docx_parts(reference_docx(sheet))
+
+
+def test_word_sheet_content(office: Office):
+    from docx import Document
+    from docx.oxml.ns import qn
+    from docx.shared import Mm
+
+    from reporting.inspection.sheet import INFO_LABELS, title_text
+
+    sheet = snapshot(office, "SX01")
+    doc = Document(str(sheet_path(office, "SX01", "docx")))
+    section = doc.sections[0]
+
+    def near(length: int, mm: float) -> bool:  # the XML holds twips
+        return abs(length - Mm(mm)) < Mm(0.1)
+
+    assert near(section.page_width, 210) and near(section.page_height, 297)
+    margins = (section.left_margin, section.right_margin, section.top_margin)
+    assert all(near(m, 20) for m in (*margins, section.bottom_margin))
+    assert section.footer.paragraphs[0].text == f"{sheet.unit_name}　{title_text(sheet)}"
+    assert doc.core_properties.title == f"{sheet.unit_name} {title_text(sheet)}"
+
+    paragraphs = [p.text for p in doc.paragraphs]
+    assert paragraphs[:2] == [sheet.plan_name, title_text(sheet)]
+    info, rubric = doc.tables[0], doc.tables[1]
+    shown = [c.text for row in info.rows for c in row.cells]
+    expected = [x for pair in zip(INFO_LABELS, sheet.info_values(), strict=True) for x in pair]
+    assert shown == [*expected, "", ""]
+    lines = [[c.text for c in row.cells] for row in rubric.rows]
+    assert lines[0] == [
+        "编号",
+        "项目",
+        "考评内容和评分标准",
+        "分值",
+        "方式",
+        "得分",
+        "评分依据／扣分理由",
+    ]
+    for r, line in zip(sheet.rows, lines[1:-1], strict=True):
+        assert line[:5] == [
+            r.code,
+            r.item,
+            r.content,
+            f"{r.points:g}",
+            "自动" if r.auto else "现场",
+        ]
+        if r.auto:
+            assert line[5:] == [f"{r.score:g}", f"{r.rule}：{r.why}"]
+        else:
+            assert line[5:] == ["", ""]  # scored and explained by hand
+    total = f"{sum(r.points for r in sheet.rows):g}"
+    assert lines[-1] == ["合计", "", "", total, "", "", f"自动评分项合计 {sheet.auto_total:g} 分"]
+    k = paragraphs.index("总体评价：")
+    assert paragraphs[k + 1 : k + 4] == ["_" * 78] * 3
+    assert (
+        paragraphs[k + 5].startswith("督导组成员（签名）：") and "组长（签名）" in paragraphs[k + 5]
+    )
+    assert (
+        paragraphs[k + 6].startswith("督导日期：")
+        and "被考评单位负责人（签名）" in paragraphs[k + 6]
+    )
+    assert "四、清单" in paragraphs and "五、报送记录" in paragraphs
+
+    heads = {"一、考评评分", "总体评价：", sheet.period_label and title_text(sheet)}
+    for p in doc.paragraphs:
+        for run in p.runs:
+            fonts = run._element.rPr.rFonts
+            want = (
+                "黑体"
+                if p.text in heads or p.text[:2] in ("二、", "三、", "四、", "五、")
+                else "宋体"
+            )
+            assert fonts.get(qn("w:eastAsia")) == fonts.get(qn("w:ascii")) == want, p.text
+    cell_runs = [r for t in doc.tables for c in t._cells for p in c.paragraphs for r in p.runs]
+    assert cell_runs and all(r._element.rPr.rFonts.get(qn("w:eastAsia")) for r in cell_runs)
+    assert {r.font.size.pt for r in cell_runs} == {9}
+    assert all(r.bold for r in rubric.rows[0].cells[0].paragraphs[0].runs)
+    for name in ("Normal", "Table Grid"):
+        style = doc.styles[name]
+        assert style.element.rPr.rFonts.get(qn("w:eastAsia")) == "宋体"
+        assert style.font.size.pt == 10.5
+
+
+def test_word_sheet_with_markup_emoji_and_control_characters(office: Office):
+    from docx import Document
+
+    from reporting.inspection.sheet import title_text
+    from reporting.inspection.word import render_inspection_docx
+
+    sheet = hostile(snapshot(office, "SX01"))
+    doc = Document(io.BytesIO(render_inspection_docx(sheet)))
+    clean = "A&B<C>\"D\"'E' 😀 结束"  # the control characters \x01 and \x0b dropped
+    assert doc.tables[0].rows[0].cells[1].text == clean
+    assert doc.sections[0].footer.paragraphs[0].text == f"{clean}　{title_text(sheet)}"
+    assert doc.core_properties.title == f"{clean} {title_text(sheet)}"
+    assert doc.paragraphs[0].text.startswith(clean + "\t制表\n换行\n回车 _x0041_ <r>x</r>")
+    cells = [c.text for t in doc.tables for c in t._cells]
+    assert any(c.startswith(clean + "\t制表\n换行") and c.endswith("<r>x</r>") for c in cells)
+
+
+@needs_soffice
+def test_word_sheets_print_with_libreoffice(office: Office, tmp_path: Path):
+    import subprocess
+
+    from reporting.inspection.word import render_inspection_docx
+
+    plain = sheet_path(office, "SX01", "docx")
+    odd = tmp_path / "hostile.docx"
+    odd.write_bytes(render_inspection_docx(hostile(snapshot(office, "SX02"))))
+    pdfs = convert([plain, odd], "pdf", tmp_path / "pdf")
+    for pdf in pdfs:
+        assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(pdfs[0]), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "督导考评表" in text and "杭州市卫生计生委" in text and "被考评单位负责人" in text
+
+
+# --------------------------------------------------------------------------- the Excel sheet
+
+
+def xlsx_parts(data: bytes) -> list[tuple[str, bytes]]:
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None
+        when = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # core.xml's creation time
+        return [(n, when.sub(b"<when>", z.read(n))) for n in z.namelist()]
+
+
+def test_excel_sheet_from_a_template_is_what_xlsxwriter_makes(office: Office):
+    """Sheets handed out are made from a template of their layout (reporting.xlsxfast); each is
+    XlsxWriter's workbook part for part, and every one here came from a template."""
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import (
+        _templates,
+        render_inspection,
+        render_inspection_xlsxwriter,
+    )
+
+    sheets = [snapshot(office, code) for code in UNITS]
+    sheets += [hostile(sheets[0]), hostile(sheets[3])]
+    sheets.append(replace(sheets[1], rows=sheets[1].rows[2:], activities=()))  # another layout
+    stats = _templates().stats
+    before = stats["template"]
+    key = office.ws.form_key()
+    for sheet in sheets:
+        meta = make_meta(sheet, office.plan.plan_id, key, "2014-06-10T09:00:00")
+        fast = render_inspection(sheet, meta, "口令")
+        assert xlsx_parts(fast) == xlsx_parts(render_inspection_xlsxwriter(sheet, meta, "口令"))
+    assert stats["template"] - before == len(sheets)
+    assert not stats["unsupported"] and not stats["mismatch"]
+
+
+def test_excel_sheet_formulas_need_no_newer_functions(office: Office):
+    import re
+    import zipfile
+
+    from reporting.xlsxfast import FUNCTIONS
+
+    with zipfile.ZipFile(sheet_path(office, "SX01")) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    formulas = re.findall(r"<f>([^<]*)</f>", xml) + re.findall(r"<formula>([^<]*)<", xml)
+    assert len(formulas) > 5
+    used = set(re.findall(r"([A-Z][A-Z0-9.]*)\(", " ".join(formulas)))
+    assert used and used <= FUNCTIONS
+
+
+def test_filled_hostile_sheet_round_trips(office: Office):
+    """A sheet whose unit texts carry markup, emoji and control characters (one exactly like
+    rich-text markup) is read back unchanged, filled in and accepted."""
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+    from reporting.intake.reader import read_workbook
+
+    # No "_x0041_" here: openpyxl, playing the inspector, saves it unescaped and so reads it
+    # back as "A" (Excel escapes it as _x005F_x0041_, as the sheet we write does).
+    sheet = hostile(snapshot(office, "SX01"), escape_lookalike="")
+    sheet = replace(sheet, ledgers=(*sheet.ledgers, ("清单", "<r>A&B</r>", "", "", "")))
+    meta = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    data = render_inspection(sheet, meta, office.plan.settings.password or "")
+    shown = [v for line in read_workbook(data).book.sheets[FACTS].rows for v in line]
+    assert "<r>A&B</r>" in shown and sheet.activities[0][-1] in shown
+    check = office.check(fill_inspection(data, GOOD), PERIOD)
+    assert check.accepted and check.findings == (), [(f.code, f.message) for f in check.findings]
+    assert check.inspection.sheet == sheet
+
+
+def test_long_emoji_item_keeps_its_validation_and_ampersand_stays_in_footer(office: Office):
+    """Prompt titles are cut to 32 UTF-16 units (an emoji counts two; one unit over and
+    XlsxWriter dropped the validation), and ``&`` in a unit name is doubled in page footers."""
+    import zipfile
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+
+    wb = openpyxl.load_workbook(sheet_path(office, "SX01"))
+    meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(min_row=2, values_only=True)}
+    sheet = InspectionSheet.from_json(meta[SNAPSHOT_KEY])
+    sheet = replace(
+        sheet,
+        unit_name="A&B医院",
+        rows=tuple(replace(r, item="😀" * 20) if not r.auto else r for r in sheet.rows),
+    )
+    made = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    data = render_inspection(sheet, made)
+    main = openpyxl.load_workbook(io.BytesIO(data))[MAIN]
+    titles = [dv.promptTitle for dv in main.data_validations.dataValidation]
+    assert len(titles) == 2 * len(sheet.onsite) + 3
+    assert titles[0] == "😀" * 15 + "…"
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert "&amp;CA&amp;&amp;B医院 督导考评表" in z.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_rubric_text_with_control_characters_gives_a_valid_sheet(office: Office):
+    """Validation prompts are XML attributes, where XlsxWriter writes control characters as
+    they are: they are dropped first, or the file would not open."""
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+
+    sheet = hostile(snapshot(office, "SX01"))
+    meta = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    main = openpyxl.load_workbook(io.BytesIO(render_inspection(sheet, meta)))[MAIN]
+    titles = [dv.promptTitle for dv in main.data_validations.dataValidation]
+    assert titles[0].startswith("A&B<C>\"D\"'E' 😀 结束")
+
+
+def test_parallel_inspect_writes_the_same_files(office: Office, monkeypatch: pytest.MonkeyPatch):
+    """With a process pool (the month inherited by forked workers, the Word skeleton and the
+    Excel template made before they fork) the files are the ones one process writes."""
+    import reporting.inspection.service as service
+    import reporting.parallel as parallel
+    from reporting.inspection.service import make_inspection_sheets
+
+    def write() -> dict[str, list[tuple[str, bytes]]]:
+        result = make_inspection_sheets(
+            office.ws.root, PERIOD, as_of=date(2014, 6, 20), now=datetime(2014, 6, 21, 8, 0)
+        )
+        paths = [p for f in result.files for p in (f.xlsx, f.docx)]
+        return {p.name: xlsx_parts(p.read_bytes()) for p in paths}
+
+    alone = write()
+    monkeypatch.setattr(service, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 2)
+    assert write() == alone and len(alone) == 2 * len(office.plan.units)
+
+
+def test_snapshot_json_is_what_it_always_was(office: Office):
+    """The fingerprint of every sheet already handed out hashes this text."""
+    import dataclasses
+
+    for sheet in (snapshot(office, "SX01"), hostile(snapshot(office, "YL01"))):
+        data = dataclasses.asdict(sheet)
+        assert sheet.to_json() == json.dumps(
+            data, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        )
+        assert InspectionSheet.from_json(sheet.to_json()) == sheet
+
+
+def test_snapshot_of_emoji_fits_the_metadata_cells(office: Office):
+    """Excel's cell limit is 32,767 UTF-16 units and an emoji takes two: a snapshot cut into
+    chunks of 30,000 characters was truncated (and read back as tampered with)."""
+    from dataclasses import replace
+
+    from reporting.inspection.sheet import make_meta
+    from reporting.inspection.writer import render_inspection
+
+    sheet = snapshot(office, "SX01")
+    emoji = "😀" * 199
+    sheet = replace(sheet, ledgers=tuple(("清单", emoji, "", "", "") for _ in range(100)))
+    assert len(sheet.to_json().encode("utf-16-le")) // 2 > 32_767
+    meta = make_meta(sheet, office.plan.plan_id, office.ws.form_key(), "2014-06-10T09:00:00")
+    data = render_inspection(sheet, meta)
+    assert codes(office.check(data, PERIOD)) == {"empty-return"}
+    check = office.check(fill_inspection(data, GOOD), PERIOD)
+    assert check.accepted and check.inspection.sheet == sheet

@@ -74,19 +74,31 @@ def _write_one(job: _Job) -> InspectionFile:
     return InspectionFile(um.unit.code, xlsx, docx, sheet.auto_total)
 
 
+def _warm_up(job: _Job) -> None:
+    """Make, before workers fork, what they would each make first: the Word skeleton (with
+    python-docx's import) and the Excel template of the first unit's layout."""
+    from reporting.inspection.sheet import build_sheet, make_meta
+    from reporting.inspection.word import warm_up
+    from reporting.inspection.writer import render_inspection
+
+    warm_up()
+    sheet = build_sheet(job.month, job.month.unit(job.unit_code), job.day)
+    render_inspection(sheet, make_meta(sheet, job.plan_id, job.key, job.stamp), job.password)
+
+
 def _run_all(jobs: list[_Job], progress: Progress | None) -> list[InspectionFile]:
     """The month is inherited by forked workers instead of being pickled with every job."""
     global _MONTH
     if len(jobs) < PARALLEL_FROM:
         return run_jobs(_write_one, jobs, progress=progress)
+    _warm_up(jobs[0])
     _MONTH = jobs[0].month
     light = [
         _Job(None, j.unit_code, j.day, j.plan_id, j.key, j.stamp, j.password, j.folder, j.period)
         for j in jobs
     ]
     try:
-        # fresh workers now and then: python-docx and lxml keep memory they never give back
-        return run_jobs(_write_one, light, progress=progress, max_tasks=64)
+        return run_jobs(_write_one, light, progress=progress)
     finally:
         _MONTH = None
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from reporting.collate.facts import STATE_LABELS, Month, UnitMonth
@@ -30,7 +31,7 @@ MAIN = "督导考评表"
 FACTS = "单位报送情况"
 SHEETS = (MAIN, FACTS)
 SNAPSHOT_KEY = "snapshot"
-SNAPSHOT_CHUNK = 30_000  # characters per metadata cell (Excel's limit is 32,767)
+SNAPSHOT_CHUNK = 16_000  # characters per metadata cell: at most 32,000 UTF-16 units (limit 32,767)
 
 REASON_LIMIT = 300
 NAMES_LIMIT = 100
@@ -108,7 +109,16 @@ class InspectionSheet:
 
     # ---- identity
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:
+        """Made once: the snapshot is written and fingerprinted. The same text as
+        ``json.dumps(dataclasses.asdict(self), …)`` (the fingerprint of every sheet already
+        handed out depends on it), without ``asdict``'s deep copy."""
+        data = {name: getattr(self, name) for name in _SHEET_FIELDS}
+        data["rows"] = [{name: getattr(r, name) for name in _ROW_FIELDS} for r in self.rows]
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> InspectionSheet:
@@ -218,6 +228,10 @@ class InspectionSheet:
             self.period_label,
             self.state,
         )
+
+
+_SHEET_FIELDS = tuple(f.name for f in fields(InspectionSheet))
+_ROW_FIELDS = tuple(f.name for f in fields(RubricRow))
 
 
 # --------------------------------------------------------------------------- cells
