@@ -17,8 +17,9 @@ cut is checked when a template is made (our XML for the template's own cells mus
 XlsxWriter's, else that layout always goes through XlsxWriter); a call the recorder does not
 mirror exactly raises :class:`Unsupported` and that workbook goes through XlsxWriter; and the
 tests compare the two paths part by part. Known, deliberate difference: a text that looks
-like ``<r>…</r>`` is written escaped, where XlsxWriter copies it into the shared strings as rich
-text markup unescaped (which breaks the file when the text is not valid markup).
+like ``<r>…</r>`` (which XlsxWriter itself would copy into the shared strings as markup) is
+plain escaped text here and a one-run rich string through XlsxWriter
+(:func:`reporting.xlsx.plain_text`); both show the text itself.
 """
 
 from __future__ import annotations
@@ -91,7 +92,13 @@ def _sheet_classes() -> tuple[type, type]:
 
     class PlainWorksheet(Worksheet):  # type: ignore[misc]
         """No future-function rewriting (~130 regex substitutions a formula): formulas here
-        use only :data:`FUNCTIONS`, which need none."""
+        use only :data:`FUNCTIONS`, which need none. Text that looks like rich-text markup
+        stays text (:func:`reporting.xlsx.plain_text`)."""
+
+        def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
+            from reporting.xlsx import plain_text
+
+            return int(super()._write_string(row, col, plain_text(string), cell_format))
 
         def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
             if formula.startswith("{"):

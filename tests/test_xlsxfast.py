@@ -135,12 +135,15 @@ def test_a_layout_whose_check_fails_goes_through_xlsxwriter(monkeypatch: pytest.
 
 def test_rich_text_lookalike_stays_text():
     """XlsxWriter copies a string like ``<r>…</r>`` into the shared strings unescaped (the file
-    breaks); from a template it is text like any other."""
+    breaks); from a template it is text like any other, and the XlsxWriter path writes it as a
+    one-run rich string (reporting.xlsx.plain_text)."""
     templates = Templates(SAFE_OPTIONS)
     same(templates, lambda wb: varied(wb, TEXTS, NUMBERS))
-    data = templates.render(lambda wb: varied(wb, ["<r>A&B</r>", *TEXTS], NUMBERS))
-    wb = openpyxl.load_workbook(io.BytesIO(data))
-    assert wb["表一"]["A1"].value == "<r>A&B</r>"
+    for text in ("<r>A&B</r>", "<r></t></si></sst>坏</r>"):
+        build = lambda wb, text=text: varied(wb, [text, *TEXTS], NUMBERS)  # noqa: E731
+        for data in (templates.render(build), xlsxwriter_render(build, SAFE_OPTIONS)):
+            wb = openpyxl.load_workbook(io.BytesIO(data))
+            assert wb["表一"]["A1"].value == text
 
 
 def test_only_plain_options_are_mirrored():
