@@ -33,6 +33,7 @@ from datetime import date, datetime, time
 from math import isfinite
 from typing import Any
 
+from reporting.text import utf16_len
 from reporting.zippack import FAST, Part, deflate, pack
 
 Build = Callable[[Any], None]
@@ -199,10 +200,6 @@ def _plain(value: Any) -> bool:
     return True
 
 
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 _ROW_MAX, _COL_MAX, _STR_MAX = 1_048_576, 16_384, 32_767
 _DEFAULT_ROW_PX = 20
 
@@ -258,7 +255,7 @@ class RecordingSheet:
             self.first_col = col
 
     def write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
-        if len(string) > _STR_MAX // 2 and _utf16_len(string) > _STR_MAX:
+        if len(string) > _STR_MAX // 2 and utf16_len(string) > _STR_MAX:
             raise Unsupported("string over 32,767 characters")
         book = self.book
         index = book.strings.get(string)
@@ -343,7 +340,7 @@ class RecordingSheet:
         if options is not None or margin is not None:
             raise Unsupported("footer options")
         footer = footer.replace("&[Picture]", "&G")
-        if _utf16_len(footer) > 255 or "&G" in footer:
+        if utf16_len(footer) > 255 or "&G" in footer:
             raise Unsupported("footer XlsxWriter refuses")
         self.footer = footer
 

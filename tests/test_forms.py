@@ -366,3 +366,28 @@ def test_prefill_from_store_uses_latest_accepted_return(tmp_path: Path):
         if isinstance(c.value, str) and c.value.startswith("预填说明")
     ]
     assert notes and "四月.xlsx" in notes[0]
+
+
+def test_emoji_and_control_characters_in_plan_texts_keep_every_validation(
+    tmp_path: Path, sheets
+):
+    """A prompt title is at most 32 UTF-16 units (an emoji counts two; one more and XlsxWriter
+    drops the whole validation), and a Word line break (\\x0b) pasted into the plan must not
+    reach the file's XML (it would not open)."""
+    from reporting.plan.example import write_plan
+    from reporting.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws").workspace
+    sheets.set("月报指标", 2, "名称", "😀" * 12 + "参加\x0b学习人数")
+    write_plan(ws.plan_path, sheets)
+    plan = require_plan(ws.plan_path)
+    result = generate_forms(ws, plan, Period(2014, 5), unit_codes=["SX01", "YL01"])
+    for form in result.files:
+        with zipfile.ZipFile(form.path) as zf:
+            xml = b"".join(zf.read(n) for n in zf.namelist() if n.endswith(".xml"))
+        assert b"\x0b" not in xml
+        wb = openpyxl.load_workbook(form.path)
+        b01 = _validations(wb[INDICATORS])["F3"]
+        assert b01.promptTitle.startswith("😀") and b01.promptTitle.endswith("…")
+        assert len(b01.promptTitle.encode("utf-16-le")) // 2 <= 32
+        assert "\x0b" not in (b01.prompt or "")

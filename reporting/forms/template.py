@@ -75,6 +75,7 @@ from reporting.forms.writer import (
 )
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
+from reporting.text import utf16_len
 from reporting.xlsx import looks_rich
 
 # Sentinels for the unit's values. If plan text ever held one, the template would not match its
@@ -214,10 +215,6 @@ def _unescape_attr(text: str) -> str:
         .replace("&#xA;", "\n")
         .replace("&amp;", "&")
     )
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _col_number(letters: str) -> int:
@@ -363,7 +360,7 @@ class FormTemplate:
         data, trace = trace_render(layout, meta, prefill)
         for text, limit in dict.fromkeys(trace.cuts):
             if _SENTINEL.search(text):
-                if len(text) > limit:
+                if utf16_len(text) > limit:
                     raise TemplateUnsupported("a text with unit values is cut in the template")
                 self.cuts.append((text, limit))
         self.formats = dict(trace.formats)
@@ -674,10 +671,10 @@ class FormTemplate:
             return _SENTINEL.sub(lambda m: header_footer_text(values[m.group()]), text)
 
         for text, limit in self.cuts:
-            if len(subst(text)) > limit:
+            if utf16_len(subst(text)) > limit:
                 raise _Direct  # the writer would cut it
         for text, limit in self.limited_texts:
-            if _utf16_len(subst_hf(text)) > limit:
+            if utf16_len(subst_hf(text)) > limit:
                 raise _Direct
 
         # pre-filled cells: (cell, kind, value, style); strings join the table at a boundary

@@ -38,6 +38,7 @@ from reporting.forms.layout import (
     ledger_header,
 )
 from reporting.plan.model import Indicator, LedgerColumn, ValueType
+from reporting.text import cut, xml_text
 from reporting.xlsx import SAFE_OPTIONS, plain_text
 
 
@@ -146,7 +147,7 @@ def _cut(text: str, limit: int) -> str:
     trace = _TRACE.get()
     if trace is not None:
         trace.cuts.append((text, limit))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(text, limit)
 
 
 class _Formats:
@@ -295,6 +296,8 @@ def _title(ws: Any, layout: FormLayout, text: str, ncols: int, fmt: _Formats) ->
 
 
 def _prompt(title: str, message: str) -> dict[str, Any]:
+    # XlsxWriter writes these attributes with control characters as they are (invalid XML)
+    title, message = xml_text(title), xml_text(message)
     return {
         "input_title": _cut(title, 32),
         "input_message": _cut(message, 255),
@@ -459,13 +462,13 @@ def _write_activities(ws: Any, layout: FormLayout, fmt: _Formats, prefill: Prefi
 
 def _indicator_validation(layout: FormLayout, ind: Indicator) -> dict[str, Any]:
     hint = indicator_hint(layout, ind)
-    title = _cut(f"{ind.name}{'（必填）' if ind.required else ''}", 32)
+    title = _cut(xml_text(f"{ind.name}{'（必填）' if ind.required else ''}"), 32)
     if ind.type is ValueType.YESNO:
         return {"validate": "list", "source": ["是", "否"], **_prompt(title, hint)}
     if ind.type is ValueType.DATE:
         lo, hi = layout.year_window
         rule = _date_rule(lo, hi, title)
-        rule["input_message"] = _cut(hint, 255)
+        rule["input_message"] = _cut(xml_text(hint), 255)
         return rule
     if ind.type is ValueType.TEXT:
         return {

@@ -24,18 +24,11 @@ from reporting.inspection.sheet import (
     InspectionSheet,
     title_text,
 )
+from reporting.text import xml_text
 from reporting.zippack import FAST, Part, deflate, pack
 
 BODY_FONT = "宋体"
 HEAD_FONT = "黑体"
-
-
-# Characters XML 1.0 cannot hold (a unit's text may carry them; Excel escapes them, Word cannot).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def xml_text(text: str) -> str:
-    return _NOT_XML.sub("", text)
 
 
 def set_east_asian(target: Any, name: str) -> None:

@@ -26,7 +26,8 @@ from reporting.inspection.sheet import (
     locked_cells,
     meta_rows,
 )
-from reporting.inspection.word import xml_text
+from reporting.text import cut as _cut
+from reporting.text import xml_text
 from reporting.xlsx import SAFE_OPTIONS
 from reporting.xlsxfast import Templates, xlsxwriter_render
 
@@ -80,20 +81,6 @@ class _Formats:
         )
         self.text = add({**base, "text_wrap": True, "valign": "top"})
         self.plain = add({**grey, "bg_color": "#FFFFFF"})
-
-
-def _cut(text: str, limit: int) -> str:
-    """``text`` in at most ``limit`` UTF-16 units, as Excel counts (an emoji is two): a prompt
-    title one unit too long made XlsxWriter drop the whole validation."""
-    if len(text) <= limit // 2 or len(text.encode("utf-16-le")) <= 2 * limit:
-        return text
-    kept, units = [], 0
-    for ch in text:
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit - 1:
-            break
-        kept.append(ch)
-    return "".join(kept) + "…"
 
 
 def _footer_name(name: str) -> str:
