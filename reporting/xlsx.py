@@ -10,6 +10,8 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+from reporting.errors import ReportingError
+
 SAFE_OPTIONS = {
     "in_memory": True,
     "strings_to_formulas": False,
@@ -124,6 +126,18 @@ def _worksheet_class() -> type:
 
 _TABLE_WORKSHEET: type | None = None
 _SHORT = 16_000  # shorter text cannot exceed Excel's 32,767 UTF-16 units
+_MAX_ROWS, _MAX_COLS = 1_048_576, 16_384
+
+
+def _settle_dimensions(ws: Any) -> None:
+    """What XlsxWriter's per-cell dimension check would have recorded for the cells
+    :meth:`Book.put` placed directly: the corners of the sheet's cells."""
+    rows = [r for r, cells in ws.table.items() if cells]
+    if not rows:
+        return
+    cols = [c for r in rows for c in (min(ws.table[r]), max(ws.table[r]))]
+    ws._check_dimensions(min(rows), min(cols))
+    ws._check_dimensions(max(rows), max(cols))
 
 
 def _cell_makers() -> tuple[Any, Any, Any]:
@@ -154,6 +168,7 @@ class Book:
 
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, SAFE_OPTIONS)
+        self._string_index = self.wb.str_table._get_shared_string_index
         base = {"font_name": FONT, "font_size": 10, "valign": "vcenter"}
         add = self.wb.add_format
         self.title = add({**base, "bold": True, "font_size": 14})
@@ -201,29 +216,39 @@ class Book:
 
     def put(self, ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
         """Write ``value`` keeping its type; text is always a plain string."""
-        # XlsxWriter's private writers: the public ones only add A1-notation parsing and a
-        # type dispatch this method already does (a ranking of 10,000 units has 1.1M cells).
         # The commonest cells go straight into the sheet's table as XlsxWriter's own cell
-        # tuples would (tests/test_xlsx.py compares the bytes with its public writers).
+        # tuples would, and the sheet's dimensions are set once in close() (a ranking of
+        # 10,000 units has a million cells); tests/test_xlsx.py compares the bytes with
+        # XlsxWriter's public writers.
         fmt = fmt or self.cell
         kind = value.__class__
         if kind is str:
             if not value:
-                if ws._check_dimensions(row, col) == 0:
-                    ws.table[row][col] = _blank((fmt,))
-            elif len(value) < _SHORT and value[0] != "<" and ws._check_dimensions(row, col) == 0:
-                ws.table[row][col] = _string((ws.str_table._get_shared_string_index(value), fmt))
+                cell = _blank((fmt,))
+            elif len(value) < _SHORT and value[0] != "<":
+                cell = _string((self._string_index(value), fmt))
             else:
                 ws._write_string(row, col, value, fmt)  # long or "<…": TableWorksheet's
+                return
         elif kind is int or kind is float:
             if value != value or value in (math.inf, -math.inf):
                 ws._write_string(row, col, str(value), fmt)  # NaN/inf: shown, never an error
-            elif ws._check_dimensions(row, col) == 0:
-                ws.table[row][col] = _number((value, self.num if fmt is self.cell else fmt))
+                return
+            cell = _number((value, self.num if fmt is self.cell else fmt))
         elif value is None:
-            if ws._check_dimensions(row, col) == 0:
-                ws.table[row][col] = _blank((fmt,))
-        elif kind is bool:
+            cell = _blank((fmt,))
+        else:
+            self._put_other(ws, row, col, value, fmt)
+            return
+        if not (0 <= row < _MAX_ROWS and 0 <= col < _MAX_COLS):
+            raise ReportingError(
+                f"要写的表格超出 Excel 一个工作表的范围（第 {row + 1} 行第 {col + 1} 列）"
+            )
+        ws.table[row][col] = cell
+
+    def _put_other(self, ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
+        kind = value.__class__
+        if kind is bool:
             ws._write_string(row, col, "是" if value else "否", fmt)
         elif isinstance(value, datetime):
             ws._write_datetime(
@@ -250,5 +275,7 @@ class Book:
                 ws.set_column(col + i, col + i, widths[i])
 
     def close(self) -> bytes:
+        for ws in self.wb.worksheets():
+            _settle_dimensions(ws)
         self.wb.close()
         return self.buf.getvalue()

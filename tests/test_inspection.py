@@ -407,10 +407,14 @@ def test_rank_json_contract_and_workbook(office: Office):
 
     path = office.ws.outbox / PERIOD / f"排名表_{PERIOD}.xlsx"
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["总排名", "分类排名", "分地区排名", "得分明细", "待评单位"]
+    assert wb.sheetnames == ["总排名", "分类排名", "分地区排名", "得分明细", "待评单位", "考评细则"]
     detail = [r for r in wb["得分明细"].iter_rows(min_row=5, values_only=True) if r[0] == "SX01"]
     assert [r[2] for r in detail[:7]] == [i.code for i in office.plan.rubric]
-    assert all(r[8] for r in detail[:7])  # every point explained
+    assert all(r[6] for r in detail[:7])  # every point explained
+    assert detail[7][3] == "合计" and detail[7][5] == pytest.approx(sum(r[5] for r in detail[:7]))
+    rubric = [r for r in wb["考评细则"].iter_rows(min_row=5, values_only=True) if r[0]]
+    assert [r[0] for r in rubric] == [i.code for i in office.plan.rubric]
+    assert {r[4] for r in rubric} == {"自动", "现场"}
     waiting = [r for r in wb["待评单位"].iter_rows(min_row=5, values_only=True) if r[0] == "SX02"]
     assert waiting and "K05 组织领导（10分）" in waiting[0][6]
     overall = {r[1]: r for r in wb["总排名"].iter_rows(min_row=5, values_only=True)}

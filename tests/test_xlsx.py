@@ -8,6 +8,7 @@ import zipfile
 from datetime import date, datetime
 
 import openpyxl
+import pytest
 import xlsxwriter
 
 from reporting.xlsx import SAFE_OPTIONS, Book, table_worksheet_class
@@ -122,3 +123,12 @@ def test_text_that_looks_like_rich_text_stays_text():
         ws.write_string(i, 1, text)
     wb = openpyxl.load_workbook(io.BytesIO(book.close()))
     assert [[c.value for c in row] for row in wb["数据"].iter_rows()] == [[t, t] for t in texts]
+
+
+def test_a_cell_beyond_the_sheet_is_a_clear_error_not_a_dropped_value():
+    from reporting.errors import ReportingError
+
+    book = Book()
+    ws = book.sheet("数据")
+    with pytest.raises(ReportingError, match="超出 Excel 一个工作表的范围"):
+        book.put(ws, 1_048_576, 0, "第 1048577 行")

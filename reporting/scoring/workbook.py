@@ -1,4 +1,4 @@
-"""The ranking workbook (排名表): 总排名, 分类排名, 分地区排名, 得分明细 and 待评单位.
+"""The ranking workbook (排名表): 总排名, 分类排名, 分地区排名, 得分明细, 待评单位 and 考评细则.
 
 Written with :class:`reporting.xlsx.Book` (strings never become formulas, links or numbers).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reporting.plan.model import Unit
+from reporting.plan.model import Method, Unit
 from reporting.scoring.items import num
 from reporting.scoring.rank import PENDING_LABEL, Ranking
 from reporting.xlsx import Book
@@ -27,6 +27,7 @@ def ranking_workbook(ranking: Ranking) -> bytes:
     _breakdown(book, ranking)
     if ranking.pending:
         _pending(book, ranking)
+    _rubric(book, ranking)
     return book.close()
 
 
@@ -151,48 +152,48 @@ def _grouped(
 
 
 def _breakdown(book: Book, ranking: Ranking) -> None:
+    """Every unit's points item by item with the reason, and a 合计 row per unit. What is the
+    same for every unit (method, rule) is on 考评细则 once: at 10,000 units this sheet is the
+    largest part of the workbook (about 80,000 rows)."""
     ws = book.sheet("得分明细")
-    heads = [
-        "单位编码",
-        "单位名称",
-        "考评项目编号",
-        "考评项目",
-        "方式",
-        "规则",
-        "分值",
-        "得分",
-        "依据",
-    ]
-    _title(book, ws, ranking, "得分明细", len(heads))
-    book.header(ws, 3, 0, heads, [9, 26, 8, 12, 6, 26, 6, 8, 70])
+    heads = ["单位编码", "单位名称", "考评项目编号", "考评项目", "分值", "得分", "依据"]
+    _title(book, ws, ranking, "得分明细（评分方式和规则见“考评细则”）", len(heads))
+    book.header(ws, 3, 0, heads, [9, 26, 8, 12, 6, 8, 70])
+    put, wrap, bold = book.put, book.wrap, book.bold
     r = 3
     for s in ranking.units:
+        code, name = s.unit.code, s.unit.name
         for i in s.items:
             r += 1
-            values = [
-                s.unit.code,
-                s.unit.name,
-                i.code,
-                i.name,
-                i.item.method.value,
-                i.rule,
-                i.max,
-                PENDING_LABEL if i.points is None else i.points,
-                i.why,
-            ]
-            for c, value in enumerate(values):
-                book.put(ws, r, c, value, book.wrap if c == 8 else None)
+            put(ws, r, 0, code)
+            put(ws, r, 1, name)
+            put(ws, r, 2, i.code)
+            put(ws, r, 3, i.name)
+            put(ws, r, 4, i.max)
+            put(ws, r, 5, PENDING_LABEL if i.points is None else i.points)
+            put(ws, r, 6, i.why, wrap)
         r += 1
         total = f"合计 {num(s.total)} 分" + (
             f"（待评，已评项目满分 {num(s.known_max)} 分）" if s.pending else f"，{s.grade}"
         )
-        for c, value in enumerate(
-            [s.unit.code, s.unit.name, "", "合计", "", "", "", s.total, total]
-        ):
-            book.put(ws, r, c, value, book.bold)
+        for c, value in enumerate([code, name, "", "合计", "", s.total, total]):
+            put(ws, r, c, value, bold)
     ws.freeze_panes(4, 2)
     ws.autofilter(3, 0, max(r, 4), len(heads) - 1)
     ws.repeat_rows(3, 3)
+
+
+def _rubric(book: Book, ranking: Ranking) -> None:
+    ws = book.sheet("考评细则")
+    heads = ["考评项目编号", "考评项目", "考评内容", "分值", "方式", "评分规则"]
+    _title(book, ws, ranking, "考评细则", len(heads))
+    book.header(ws, 3, 0, heads, [10, 14, 40, 6, 8, 50])
+    for r, item in enumerate(ranking.plan.rubric, start=4):
+        values = [item.code, item.item, item.content, item.points, item.method.value]
+        for c, value in enumerate(values):
+            book.put(ws, r, c, value, book.wrap if c == 2 else None)
+        rule = item.rule_text if item.method is Method.AUTO else "现场评分（督导组填写考评表）"
+        book.put(ws, r, 5, rule, book.wrap)
 
 
 def _pending(book: Book, ranking: Ranking) -> None:
