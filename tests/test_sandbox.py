@@ -104,6 +104,49 @@ def test_a_single_worker_still_isolates(workers: int) -> None:
     assert [o.result if o.ok else o.failure for o in outcomes] == ["crashed", "a", "crashed", "b"]
 
 
+def test_tasks_from_a_generator_are_taken_lazily_within_the_window() -> None:
+    taken: list[int] = []
+    finished: set[int] = set()
+
+    def tasks():  # type: ignore[no-untyped-def]
+        for i in range(40):
+            # never more than ``window`` tasks ahead of the oldest unfinished one
+            oldest = min(set(range(i)) - finished, default=i)
+            assert i - oldest < 5
+            taken.append(i)
+            yield ("nap", 0.03 if i % 7 == 0 else 0.0, i)
+
+    outcomes = run_isolated(
+        behave, tasks(), workers=2, prefetch=1, window=5, on_done=lambda i, o: finished.add(i)
+    )
+    assert [o.result for o in outcomes] == list(range(40))
+    assert taken == list(range(40))
+
+
+@pytest.mark.parametrize("bad", ["abort", "exit", "sleep"])
+def test_a_task_queued_behind_a_failing_one_is_run_again_not_blamed(bad: str) -> None:
+    tasks = ["a", bad, "b", "c", "d"]
+    outcomes = run_isolated(behave, tasks, workers=1, prefetch=2, timeout_s=1)
+    summary = [o.result if o.ok else o.failure for o in outcomes]
+    failure = "timeout" if bad == "sleep" else "crashed"
+    assert summary == ["a", failure, "b", "c", "d"]
+
+
+def test_prefetch_keeps_results_in_input_order() -> None:
+    tasks = [("nap", 0.02 * (i % 3), i) for i in range(30)]
+    outcomes = run_isolated(behave, tasks, workers=2, prefetch=3)
+    assert [o.result for o in outcomes] == list(range(30))
+    assert all(o.ok and o.seconds < 5 for o in outcomes)
+
+
+def test_large_tasks_are_never_queued_behind_a_running_one() -> None:
+    big = "x" * 100_000  # larger than a pipe's buffer
+    tasks = [("nap", 0.01, big), ("nap", 0.01, big), "small", ("nap", 0.0, big)]
+    outcomes = run_isolated(behave, tasks, workers=1, prefetch=2, timeout_s=5)
+    assert [o.ok for o in outcomes] == [True] * 4
+    assert outcomes[2].result == "small" and outcomes[3].result == big
+
+
 def test_no_tasks_no_processes() -> None:
     assert run_isolated(behave, []) == []
 

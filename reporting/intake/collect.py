@@ -4,6 +4,10 @@ Order per file, so a run killed at any moment loses nothing and the next run com
 read and hash → (duplicate? stop) → check in a sandboxed worker → archive the original (fsynced,
 verified by hash) → write feedback → record the submission in one store transaction. The store
 records a sha only in that last step, so an interrupted file is simply processed again.
+
+One set of workers serves the whole run: the parent reads and hashes each file just before a
+worker can take it, and records the outcomes strictly in inbox order as they come back, so the
+store's work overlaps with the workers' parsing and the result does not depend on timing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import os
 import pickle
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +46,8 @@ from reporting.store import Store, SubmissionRecord
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
-BATCH = 256  # files held in memory at once
+WINDOW = 256  # files read ahead of the oldest one still being checked (held in memory)
+PREFETCH = 1  # tasks queued behind each worker's current one, so it never waits for us
 FEEDBACK_DIR = "feedback"
 _EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
 
@@ -299,10 +305,7 @@ def collect(
             if progress:
                 progress(done, total)
             with SourceReader() as reader:
-                for start in range(0, len(candidates), BATCH):
-                    done = run.batch(
-                        reader, candidates[start : start + BATCH], workers, progress, done, total
-                    )
+                run.process(reader, candidates, workers, progress, done, total)
         if not dry_run:
             result.notices = run.write_notices()
             _name_duplicates(store, result)
@@ -340,6 +343,27 @@ def _known_plans(store: Store, current: Plan) -> dict[str, Plan]:
         if parsed.valid and parsed.plan.version == version:
             plans[version] = parsed.plan
     return plans
+
+
+@dataclass
+class _Entry:
+    """One candidate on its way to the store: skipped (``unavailable``), a duplicate, or checked
+    by a worker (``outcome``)."""
+
+    source: Source
+    sha: str | None = None
+    data: bytes = b""
+    unavailable: str | None = None
+    duplicate_of: str | None = None
+    outcome: Outcome[_Checked] | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return (
+            self.unavailable is not None
+            or self.duplicate_of is not None
+            or self.outcome is not None
+        )
 
 
 class _Run:
@@ -398,64 +422,73 @@ class _Run:
                 detail=f"same bytes as {of}",
             )
 
-    # ---- a batch of candidates
-    def batch(
+    # ---- the candidates, through the workers, recorded in inbox order
+    def process(
         self,
         reader: SourceReader,
-        sources: list[Source],
+        candidates: list[Source],
         workers: int | None,
         progress: Progress | None,
         done: int,
         total: int,
-    ) -> int:
-        tasks: list[tuple[Source, str, str]] = []
-        todo: list[tuple[Source, str, bytes]] = []
-        for source in sources:
-            try:
-                data = reader.read(source)
-            except SourceUnavailable as exc:
-                self.skip(source, str(exc))
-                done += 1
-                continue
-            sha = hashlib.sha256(data).hexdigest()
-            if sha in self.seen:
-                self.duplicate(source, sha, self.seen[sha])
-                done += 1
-                continue
-            prior = self.store.submission_by_sha(sha)
-            if prior is not None:
-                self.duplicate(source, sha, prior.original_path or prior.original_name)
-                done += 1
-                continue
-            self.seen[sha] = source.display
-            tasks.append((source, sha, self.context_path))
-            todo.append((source, sha, data))
-        if progress:
-            progress(done, total)
+    ) -> None:
+        waiting: deque[_Entry] = deque()  # not yet recorded, in inbox order
+        checking: dict[int, _Entry] = {}  # by task index
         counter = [done]
-        finished: dict[int, Outcome[_Checked]] = {}
-        recorded = [0]
 
         def flush() -> None:
-            # Record in inbox order as soon as the next file's check is back, so the store and
+            # Record in inbox order as soon as the next file is resolved, so the store and
             # archive work overlaps with the workers' parsing and the order stays deterministic.
-            while recorded[0] in finished:
-                i = recorded[0]
-                source, sha, data = todo[i]
-                self.record(source, sha, data, finished.pop(i))
-                recorded[0] += 1
+            while waiting and waiting[0].resolved:
+                entry = waiting.popleft()
+                if entry.unavailable is not None:
+                    self.skip(entry.source, entry.unavailable)
+                elif entry.duplicate_of is not None:
+                    assert entry.sha is not None
+                    self.duplicate(entry.source, entry.sha, entry.duplicate_of)
+                else:
+                    assert entry.sha is not None and entry.outcome is not None
+                    self.record(entry.source, entry.sha, entry.data, entry.outcome)
+                counter[0] += 1
+                if progress:
+                    progress(counter[0], total)
+
+        def tasks() -> Iterator[tuple[Source, str, str]]:
+            for source in candidates:
+                entry = _Entry(source)
+                waiting.append(entry)
+                try:
+                    data = reader.read(source)
+                except SourceUnavailable as exc:
+                    entry.unavailable = str(exc)
+                    continue
+                entry.sha = sha = hashlib.sha256(data).hexdigest()
+                if sha in self.seen:
+                    entry.duplicate_of = self.seen[sha]
+                    continue
+                prior = self.store.submission_by_sha(sha)
+                if prior is not None:
+                    entry.duplicate_of = prior.original_path or prior.original_name
+                    continue
+                self.seen[sha] = source.display
+                entry.data = data
+                checking[len(checking)] = entry
+                yield (source, sha, self.context_path)
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
-            counter[0] += 1
-            finished[index] = outcome
+            checking[index].outcome = outcome
             flush()
-            if progress:
-                progress(counter[0], total)
 
-        if tasks:
-            run_isolated(_check_task, tasks, workers=workers or os.cpu_count() or 1, on_done=tick)
+        run_isolated(
+            _check_task,
+            tasks(),
+            workers=workers or os.cpu_count() or 1,
+            on_done=tick,
+            prefetch=PREFETCH,
+            window=WINDOW,
+        )
         flush()
-        return counter[0]
+        assert not waiting
 
     def record(self, source: Source, sha: str, data: bytes, outcome: Outcome[_Checked]) -> None:
         received = self.received_at

@@ -8,8 +8,9 @@ keeps those failures away from the caller:
 * each worker's address space is capped with ``RLIMIT_AS`` (``memory_mb``): a Python
   ``MemoryError`` becomes the outcome ``"memory"``; a native allocation failure usually aborts
   the worker, which becomes ``"crashed"``;
-* the parent tracks when each task was handed out; a worker still busy after ``timeout_s`` is
-  killed (SIGKILL) and replaced, its task recorded as ``"timeout"``;
+* the parent tracks when each task began (handed to an idle worker, or the task before it in
+  that worker's queue ended); a worker still busy with one task after ``timeout_s`` is killed
+  (SIGKILL) and replaced, its task recorded as ``"timeout"``;
 * a worker that dies (abort, segfault, kill, ``os._exit``) has its current task recorded as
   ``"crashed"`` and is replaced; the rest of the batch goes on;
 * any other exception raised by the function becomes ``"error"`` with its repr in ``detail``
@@ -35,14 +36,16 @@ default 500 MB refuses only absurd files.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, Literal, TypeVar
 
 from reporting.errors import ReportingError
@@ -76,7 +79,7 @@ class Outcome(Generic[R]):
 
 def run_isolated(
     fn: Callable[[T], R],
-    tasks: Sequence[T],
+    tasks: Iterable[T],
     *,
     workers: int = os.cpu_count() or 1,
     memory_mb: int = 500,
@@ -84,6 +87,8 @@ def run_isolated(
     on_done: Callable[[int, Outcome[R]], None] | None = None,
     start_method: str | None = None,
     quiet: bool = True,
+    prefetch: int = 0,
+    window: int | None = None,
 ) -> list[Outcome[R]]:
     """Run ``fn(task)`` for every task in worker processes; outcomes in input order.
 
@@ -92,13 +97,24 @@ def run_isolated(
     called in the caller's process as each task finishes (in completion order), e.g. to advance
     a progress bar. ``quiet`` sends the workers' stderr to ``/dev/null`` (a native crash prints
     a backtrace there).
+
+    ``tasks`` may be any iterable: it is consumed lazily, one task when a worker can take it, so
+    a generator can read each input just before it is needed and the whole run uses one set of
+    workers. ``prefetch`` queues up to that many further small tasks (pickled size up to
+    :data:`PREFETCH_MAX_BYTES`) behind the one a busy worker is running, so it never waits for
+    the caller between tasks; a queued task's time limit starts when the task before it ends,
+    and a task queued behind one that crashed or timed out is handed out again, not blamed.
+    ``window`` bounds how far the tasks handed out may run ahead of the oldest unfinished one
+    (the caller then holds at most that many results waiting for an earlier one).
     """
-    if not tasks:
+    source = iter(tasks)
+    first = list(itertools.islice(source, max(1, workers)))
+    if not first:
         return []
     ctx = _context(start_method, fn)
-    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, len(tasks))
+    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, max(0, prefetch), window)
     try:
-        pool.run(tasks, max(1, min(workers, len(tasks))))
+        pool.run(itertools.chain(first, source), len(first))
     except BaseException:
         pool.kill_all()
         raise
@@ -209,17 +225,26 @@ class _Worker:
         finally:
             child_conn.close()  # only the child holds it now: its death gives us EOF
         self.ready = False
-        self.index: int | None = None  # the task it is working on
-        self.started = time.monotonic()  # when it was started, then when its task was sent
+        # Tasks sent and not answered, in the order the worker runs them: (index, task). The
+        # first is running; the others wait in the pipe.
+        self.queue: deque[tuple[int, Any]] = deque()
+        self.started = time.monotonic()  # when it was started, then when its first task began
+
+    @property
+    def index(self) -> int | None:
+        """The task it is working on."""
+        return self.queue[0][0] if self.queue else None
 
     @property
     def waiting_on(self) -> bool:
-        return not self.ready or self.index is not None
+        return not self.ready or bool(self.queue)
 
-    def send(self, index: int, task: Any) -> bool:
-        self.index, self.started = index, time.monotonic()
+    def send(self, index: int, task: Any, payload: bytes) -> bool:
+        if not self.queue:
+            self.started = time.monotonic()
+        self.queue.append((index, task))
         try:
-            self.conn.send((index, task))
+            self.conn.send_bytes(payload)
         except (OSError, EOFError):
             return False
         return True
@@ -248,6 +273,12 @@ class _Worker:
         return f"worker exited with code {code}"
 
 
+#: A task is queued behind a running one only if it pickles to at most this many bytes, so the
+#: queued tasks always fit in the pipe's buffer (64 KiB on Linux, 16 KiB at least on macOS):
+#: sending one can then never block while the worker is itself blocked sending a large result.
+PREFETCH_MAX_BYTES = 4096
+
+
 class _Pool:
     def __init__(
         self,
@@ -257,29 +288,71 @@ class _Pool:
         timeout_s: float,
         quiet: bool,
         on_done: Callable[[int, Outcome[Any]], None] | None,
-        size: int,
+        prefetch: int,
+        window: int | None,
     ) -> None:
         self.ctx, self.fn, self.memory_mb, self.quiet = ctx, fn, memory_mb, quiet
         self.timeout_s = timeout_s
         self.on_done = on_done
-        self.results: list[Outcome[Any] | None] = [None] * size
+        self.prefetch = prefetch
+        self.window = window
+        self.results: list[Outcome[Any] | None] = []
         self.workers: list[_Worker] = []
-        self.remaining = size
+        # Tasks taken from the caller and not yet sent (or taken back from a dead worker),
+        # with their pickled form.
+        self.pending: deque[tuple[int, Any, bytes]] = deque()
+        self.unfinished = 0  # tasks taken and without an outcome
+        self.oldest = 0  # no task before this index is unfinished
 
-    def run(self, tasks: Sequence[Any], count: int) -> None:
-        pending = deque(range(len(tasks)))
+    def run(self, tasks: Iterator[Any], count: int) -> None:
         for _ in range(count):
             self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
-        while self.remaining:
-            for worker in list(self.workers):
-                if worker.ready and worker.index is None and pending:
-                    if worker.process.exitcode is not None:  # died while idle: not the task's fault
-                        self._replace(worker)
+        exhausted = False
+
+        def take() -> tuple[int, Any, bytes] | None:
+            nonlocal exhausted
+            if self.pending:
+                return self.pending.popleft()
+            if exhausted:
+                return None
+            index = len(self.results)
+            if self.window is not None and index - self._oldest_unfinished() >= self.window:
+                return None
+            try:
+                task = next(tasks)
+            except StopIteration:
+                exhausted = True
+                return None
+            self.results.append(None)
+            self.unfinished += 1
+            return index, task, bytes(ForkingPickler.dumps((index, task)))
+
+        while True:
+            # Every idle worker gets a task first; then, once all are started and busy, each
+            # may get ``prefetch`` more small ones queued behind the running one.
+            for depth in range(1 + self.prefetch):
+                if depth and not all(w.ready for w in self.workers):
+                    break
+                for worker in list(self.workers):
+                    if not worker.ready or len(worker.queue) != depth:
                         continue
-                    index = pending.popleft()
-                    if not worker.send(index, tasks[index]):
+                    if worker.process.exitcode is not None:  # died: not the tasks' fault
+                        if not worker.queue:
+                            self._replace(worker)
+                        continue
+                    item = take()
+                    if item is None:
+                        break
+                    if depth and len(item[2]) > PREFETCH_MAX_BYTES:
+                        self.pending.appendleft(item)
+                        continue
+                    if not worker.send(*item):
+                        if depth:
+                            continue  # its death is noticed below; the task goes back then
                         self._finish(worker, "crashed", None, "worker gone before the task")
                         self._replace(worker)
+            if exhausted and not self.pending and not self.unfinished:
+                return
             watched = [w for w in self.workers if w.waiting_on]
             ready = set(
                 wait(
@@ -302,22 +375,27 @@ class _Pool:
                     self._finish(worker, "timeout", None, f"over {self.timeout_s:g} s")
                     self._replace(worker)
 
+    def _oldest_unfinished(self) -> int:
+        while self.oldest < len(self.results) and self.results[self.oldest] is not None:
+            self.oldest += 1
+        return self.oldest
+
     def _deadline(self, worker: _Worker) -> float:
         return worker.started + (self.timeout_s if worker.ready else _START_TIMEOUT_S)
 
     def _collect(self, worker: _Worker) -> None:
-        """Take a worker's message (ready, or a task's reply), or record its death."""
+        """Take a worker's messages (ready, or tasks' replies), or record its death."""
         try:
-            if worker.conn.poll():
+            while worker.conn.poll():
                 message = worker.conn.recv()
                 if message == _READY:
                     worker.ready = True
-                    return
+                    continue
                 index, status, result, detail = message
                 if index == worker.index:
                     self._finish(worker, status, result, detail)
-                if worker.process.exitcode is None:
-                    return
+            if worker.process.exitcode is None:
+                return
         except (EOFError, OSError):
             pass
         # The pipe closed or the process ended: the worker is gone.
@@ -329,15 +407,19 @@ class _Pool:
         self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:
+        """A new worker instead of ``worker``; the tasks queued behind the one it was running
+        (already recorded) are handed out again."""
+        for index, task in reversed(worker.queue):
+            self.pending.appendleft((index, task, bytes(ForkingPickler.dumps((index, task)))))
+        worker.queue.clear()
         self.workers.remove(worker)
         worker.stop(kill=True)
         self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
 
     def _finish(self, worker: _Worker, status: str, result: Any, detail: str | None) -> None:
-        index = worker.index
-        assert index is not None
-        worker.index = None
+        index, _ = worker.queue.popleft()
         seconds = time.monotonic() - worker.started
+        worker.started = time.monotonic()  # the next queued task begins now
         if status == "ok":
             outcome: Outcome[Any] = Outcome(index, True, result, seconds=seconds)
         else:
@@ -350,7 +432,7 @@ class _Pool:
                 seconds=seconds,
             )
         self.results[index] = outcome
-        self.remaining -= 1
+        self.unfinished -= 1
         if self.on_done is not None:
             self.on_done(index, outcome)
 
