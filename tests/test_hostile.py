@@ -216,7 +216,19 @@ def build_inbox(office: Office, outside: Path) -> dict[str, Expect]:
     drop(
         "十万条目.zip", corpus.many_entries(100_000, workbook=False), Expect("skipped", says="过多")
     )
+    # a directory entry claiming a zip version from the future: zipfile raises
+    # NotImplementedError (neither BadZipFile nor OSError) for the form and for an archive
+    future = Expect("rejected", UNREADABLE, "无法解析")
+    drop("未来版本_YL03.xlsx", future_zip_version(office.filled("YL03")), future)
+    drop("未来版本.zip", future_zip_version(corpus.traversal_zip({"a.xlsx": b"x"})), future)
     return expected
+
+
+def future_zip_version(data: bytes) -> bytes:
+    """``data`` with its first central directory entry needing zip version 20.0."""
+    out = bytearray(data)
+    out[out.find(b"PK\x01\x02") + 6] = 200
+    return bytes(out)
 
 
 def tree(folder: Path) -> dict[str, tuple[str, str]]:

@@ -144,7 +144,8 @@ def read_workbook(data: bytes, name: str = "", *, limits: Limits = DEFAULT_LIMIT
         return _kind_failure(kind, name)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: a directory entry claiming a zip version from the future
         return _exception_failure(exc).result("damaged", name)
     with zf:
         refusal = _check_directory(zf, limits)  # before anything is decompressed

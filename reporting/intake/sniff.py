@@ -130,7 +130,7 @@ def _sniff_zip(fh: BinaryIO) -> Kind:
     try:
         with zipfile.ZipFile(fh) as zf:
             return zip_kind(zf)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error):
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error, NotImplementedError):
         return "damaged"
 
 

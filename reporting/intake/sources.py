@@ -383,7 +383,7 @@ def _expand_archive(fh: BinaryIO, archive: Source) -> Iterator[Source]:
     try:
         fh.seek(0)
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
         yield archive.skipped(
             "archive-unreadable", f"压缩包无法打开（{type(exc).__name__}），请重新发送"
         )
