@@ -206,11 +206,20 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
     if ctx.archive is not None:
         unit = check.unit_code if check else None
         period = check.period if check else None
-        archived = archive_original(ctx.archive, data, sha, source.kind or "unknown", unit, period)
+        kind = _exact_kind(source.kind, read.kind)
+        archived = archive_original(ctx.archive, data, sha, kind, unit, period)
     feedback = None
     if ctx.feedback is not None and check is not None:
         feedback = write_feedback(ctx.feedback, check, ctx.intake, source.display, ctx.received_at)
     return _Checked(read, check, archived, feedback)
+
+
+def _exact_kind(scanned: str, read: str) -> str:
+    """The file's format for the store and the archive: the inbox scan's, except that the scan
+    tells ``.xlsx`` from ``.xlsm`` by member names only and the reader decides exactly."""
+    if scanned in ("xlsx", "xlsm") and read in ("xlsx", "xlsm"):
+        return read
+    return scanned or "unknown"
 
 
 def write_feedback(
@@ -494,6 +503,8 @@ class _Run:
         received = self.received_at
         check: FormCheck | None = None
         kind = source.kind or "unknown"
+        if outcome.ok and outcome.result is not None:
+            kind = _exact_kind(kind, outcome.result.read.kind)
         if not outcome.ok or outcome.result is None:
             findings: tuple[Finding, ...] = (
                 make("unreadable", f"{outcome.message or '解析失败'}。请重新保存为 .xlsx 后再发送"),

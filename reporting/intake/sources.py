@@ -316,7 +316,7 @@ class _Scanner:
             yield found.skipped("too-large", _TOO_LARGE)
             return
         with _open_regular(real) as fh:
-            kind = sniff(fh)
+            kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
             if kind == "zip":
                 yield from _expand_archive(fh, replace(found, kind=kind))
                 return
