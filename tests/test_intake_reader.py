@@ -174,6 +174,20 @@ def test_hidden_sheets_formulas_without_value_and_error_cells() -> None:
     assert report.rows[2] == ["职工人数", 0.0, None, "尾"]
 
 
+def test_own_sheets_are_not_searched_for_formulas_but_still_read_safely() -> None:
+    book = read_workbook(_openpyxl_book(), own_sheets={"月报"}).book
+    assert book is not None
+    assert book.formula_cells_without_value == () and book.error_cells == ()
+    # their values still read as None, never 0
+    assert book.sheets["月报"].rows[1] == ["参加人数", 50.0, None, "后面的值"]
+    assert book.sheets["月报"].rows[2] == ["职工人数", 0.0, None, "尾"]
+    # the extent (measured when there is no dimension) and the prolog are still checked
+    far = minimal_xlsx('<row r="1048576"><c r="XFD1048576"><f>1</f></c></row>')
+    assert read_workbook(far, own_sheets={"S"}).reason == "too-large-extent"
+    doctype = minimal_xlsx("", prolog="<!DOCTYPE x [<!ENTITY a 'b'>]>", dimension="A1")
+    assert read_workbook(doctype, own_sheets={"S"}).reason == "unsafe-xml"
+
+
 def test_a_row_lost_by_calamine_is_recovered_from_the_xml(monkeypatch: pytest.MonkeyPatch) -> None:
     """Some calamine versions drop the whole row of a formula without a cached value."""
     import openpyxl

@@ -26,8 +26,9 @@ from typing import Any
 
 from reporting.errors import ReportingError
 from reporting.findings import Finding, make
+from reporting.forms.layout import INSTRUCTIONS, META
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
-from reporting.inspection.sheet import FORM_KIND_INSPECTION
+from reporting.inspection.sheet import FACTS, FORM_KIND_INSPECTION
 from reporting.intake.feedback import (
     build_feedback,
     chat_text,
@@ -49,6 +50,9 @@ Progress = Callable[[int, int], None]
 WINDOW = 256  # files read ahead of the oldest one still being checked (held in memory)
 PREFETCH = 1  # tasks queued behind each worker's current one, so it never waits for us
 FEEDBACK_DIR = "feedback"
+# Sheets whose formulas are the tool's own: the reader does not look for uncalculated formulas
+# or error cells there (validation reports neither on them).
+OWN_SHEETS = frozenset({INSTRUCTIONS, META, FACTS})
 _EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
 
 
@@ -197,7 +201,7 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
             ),
             None,
         )
-    read = read_workbook(data, source.display)
+    read = read_workbook(data, source.display, own_sheets=OWN_SHEETS)
     check = None
     if read.ok and read.book is not None:
         check = check_workbook(read.book, ctx.intake)

@@ -45,7 +45,7 @@ import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import IO, Any, Final, Literal
@@ -135,8 +135,20 @@ class ReadResult:
         return self.book is not None
 
 
-def read_workbook(data: bytes, name: str = "", *, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    """Read a workbook from its bytes. ``name`` (the display name) is only used in ``detail``."""
+def read_workbook(
+    data: bytes,
+    name: str = "",
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    own_sheets: Collection[str] = (),
+) -> ReadResult:
+    """Read a workbook from its bytes. ``name`` (the display name) is only used in ``detail``.
+
+    ``own_sheets`` names sheets whose formulas are the tool's own (a form's instructions and
+    metadata): formulas without a cached value and error cells are not looked for there (their
+    values still read as ``None``, never 0), which spares the byte search over the sheet that
+    has the most formulas. Their prolog, size, CRC and extent are checked like every sheet's.
+    """
     if not data.startswith(b"PK"):
         kind = sniff(data)
         if kind in ("xls", "ole"):
@@ -154,7 +166,7 @@ def read_workbook(data: bytes, name: str = "", *, limits: Limits = DEFAULT_LIMIT
         kind = zip_kind(zf)
         if kind not in ("xlsx", "xlsm"):
             return _kind_failure(kind, name)
-        scan = _scan_ooxml(zf, limits)
+        scan = _scan_ooxml(zf, limits, frozenset(own_sheets))
     if isinstance(scan, _Failure):
         return scan.result(kind, name)
     return _read_calamine(data, kind, scan, name)
@@ -335,6 +347,12 @@ class _SheetScan:
     raw_rows: dict[int, list[_RawCell]] = field(default_factory=dict)  # rows holding formulas
     recovered: dict[tuple[int, int], Value] = field(default_factory=dict)  # (row, col) 1-based
 
+    def forget_cells(self) -> None:
+        """Keep the extent checks only (a sheet whose formulas are the tool's own)."""
+        self.formulas.clear()
+        self.errors.clear()
+        self.raw_rows.clear()
+
 
 class _UnsafeXml(Exception):
     pass
@@ -347,10 +365,12 @@ class _TooLarge(Exception):
         self.ref = ref
 
 
-def _scan_ooxml(zf: zipfile.ZipFile, limits: Limits) -> dict[str, _SheetScan] | _Failure:
+def _scan_ooxml(
+    zf: zipfile.ZipFile, limits: Limits, own: frozenset[str] = frozenset()
+) -> dict[str, _SheetScan] | _Failure:
     """The XML pass, after the directory checks: DTD refusal, then per worksheet its extent,
     formulas without a cached value, error cells, and the decoded raw cells of rows holding
-    such a formula. Returns the scans by sheet name."""
+    such a formula (not in the ``own`` sheets). Returns the scans by sheet name."""
     from lxml import etree
 
     try:
@@ -359,7 +379,10 @@ def _scan_ooxml(zf: zipfile.ZipFile, limits: Limits) -> dict[str, _SheetScan] | 
             info = parts.get(key)
             if info is not None and _prolog_has_doctype(zf, info):
                 return _unsafe_xml(info.filename)
-        return _scan_parts(zf, parts, limits)
+        shared = parts.get("xl/sharedstrings.xml")
+        if shared is not None and shared.file_size > _TEXT_NODE_MAX:
+            _parse_through(zf, shared)
+        return _scan_parts(zf, parts, limits, own)
     except _UnsafeXml as exc:
         return _unsafe_xml(str(exc))
     except _TooLarge as exc:
@@ -380,6 +403,28 @@ def _scan_ooxml(zf: zipfile.ZipFile, limits: Limits) -> dict[str, _SheetScan] | 
         etree.XMLSyntaxError,
     ) as exc:
         return _exception_failure(exc)
+
+
+#: libxml2's limit on one text node without ``huge_tree``.
+_TEXT_NODE_MAX = 10_000_000
+
+
+def _parse_through(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Stream a part through lxml for its checks alone: a shared-strings part large enough to
+    hold a text node over :data:`_TEXT_NODE_MAX` is refused like every part parsed here, whether
+    or not a formula without a cached value makes the XML pass decode the shared strings."""
+    from lxml import etree
+
+    with zf.open(info) as fh:
+        for _, elem in etree.iterparse(
+            fh,
+            events=("end",),
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
+            load_dtd=False,
+        ):
+            elem.clear()
 
 
 #: Parts calamine parses that the XML pass does not parse itself: their prologs are checked for
@@ -473,7 +518,10 @@ def _parse_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo):  # type: ignore[no
 
 
 def _scan_parts(
-    zf: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo], limits: Limits
+    zf: zipfile.ZipFile,
+    parts: dict[str, zipfile.ZipInfo],
+    limits: Limits,
+    own: frozenset[str] = frozenset(),
 ) -> dict[str, _SheetScan]:
     workbook = _parse_small(zf, parts["xl/workbook.xml"])
     ns = workbook.nsmap.get(None) or _MAIN_NS[0]
@@ -492,7 +540,7 @@ def _scan_parts(
         if info is None or "/worksheets/" not in f"/{part}":
             continue  # chart or dialog sheets; a missing part is calamine's to report
         scan = _SheetScan(sheet.get("name", ""))
-        _scan_sheet(zf, info, scan, limits)
+        _scan_sheet(zf, info, scan, limits, cells=scan.name not in own)
         scans.setdefault(scan.name, scan)
     if any(scan.raw_rows for scan in scans.values()):
         pr = workbook.find(f"{{{ns}}}workbookPr")
@@ -510,19 +558,27 @@ _ERROR_CELL = re.compile(rb"\st\s*=\s*[\"']e[\"']")
 
 
 def _scan_sheet(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _SheetScan, limits: Limits
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    scan: _SheetScan,
+    limits: Limits,
+    *,
+    cells: bool = True,
 ) -> None:
     """Triage a worksheet cheaply, and parse it only when something needs it.
 
     * Extent: the ``<dimension>`` element every office suite writes is trusted when it is
       within the limits (a file that lies about it can still kill calamine: the sandbox
       catches that). When it is missing or too large, the real cells are measured.
-    * Formulas without a cached value and error cells: byte patterns first (C speed, no tree);
-      only a sheet that has some is parsed with lxml to find exactly which cells.
+    * Formulas without a cached value and error cells (only when ``cells``): byte patterns
+      first (C speed, no tree); only a sheet that has some is parsed with lxml to find exactly
+      which cells.
     """
     if info.file_size > limits.fast_scan_max_bytes:
         with zf.open(info) as fh:
             _scan_sheet_streaming(fh, info.filename, scan, limits)
+        if not cells:
+            scan.forget_cells()
         return
     data = zf.read(info)
     if _head_has_doctype(data):
@@ -530,10 +586,12 @@ def _scan_sheet(
     dimension = _DIMENSION.search(data, 0, 4096)
     extent = _parse_dimension(dimension.group(1)) if dimension else None
     trusted = extent is not None and not _too_large(*extent, limits)
-    needs_cells = _may_have_formula_without_value(data) or _may_have_error_cell(data)
+    needs_cells = cells and (_may_have_formula_without_value(data) or _may_have_error_cell(data))
     if trusted and (not needs_cells or _scan_sheet_tree(data, info.filename, scan)):
         return
     _scan_sheet_streaming(io.BytesIO(data), info.filename, scan, limits)
+    if not cells:
+        scan.forget_cells()
 
 
 def _may_have_formula_without_value(data: bytes) -> bool:
