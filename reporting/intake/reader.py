@@ -180,13 +180,25 @@ def read_workbook_task(task: tuple[bytes, str]) -> ReadResult:
 
 def split_ref(ref: str) -> tuple[int, int]:
     """``"B7"`` → ``(7, 2)`` (1-based row, column). Raises ``ValueError`` if malformed."""
+    found = _REFS.get(ref)
+    if found is not None:
+        return found
     match = _REF.fullmatch(ref.replace("$", ""))
     if not match:
         raise ValueError(f"not an A1 reference: {ref!r}")
     col = 0
     for ch in match.group(1).upper():
         col = col * 26 + ord(ch) - 64
-    return int(match.group(2)), col
+    found = int(match.group(2)), col
+    if len(_REFS) >= _REFS_MAX:  # a hostile sheet's many distinct references
+        _REFS.clear()
+    _REFS[ref] = found
+    return found
+
+
+# Validation looks up the same few hundred cells in every form of a run.
+_REFS: dict[str, tuple[int, int]] = {}
+_REFS_MAX = 4096
 
 
 def cell_ref(row: int, col: int) -> str:
