@@ -9,6 +9,7 @@ import io
 import multiprocessing
 import os
 import random
+import threading
 import time
 import zipfile
 
@@ -32,6 +33,9 @@ def behave(task: object) -> object:
         return len(bytearray(2 * _GIB))
     if task == "raise":
         raise ValueError("坏输入")
+    if task == "die_soon":  # answer, then die while idle
+        threading.Timer(0.1, os._exit, (0,)).start()
+        return "dying"
     if isinstance(task, tuple):  # ("nap", seconds, value)
         time.sleep(task[1])
         return task[2]
@@ -145,6 +149,17 @@ def test_large_tasks_are_never_queued_behind_a_running_one() -> None:
     outcomes = run_isolated(behave, tasks, workers=1, prefetch=2, timeout_s=5)
     assert [o.ok for o in outcomes] == [True] * 4
     assert outcomes[2].result == "small" and outcomes[3].result == big
+
+
+def test_a_worker_that_died_while_idle_costs_no_task() -> None:
+    def tasks():  # type: ignore[no-untyped-def]
+        yield "die_soon"
+        time.sleep(0.5)  # the worker dies meanwhile; the next task must not be blamed
+        yield "b"
+        yield "c"
+
+    outcomes = run_isolated(behave, tasks(), workers=1)
+    assert [o.result if o.ok else o.failure for o in outcomes] == ["dying", "b", "c"]
 
 
 def test_no_tasks_no_processes() -> None:

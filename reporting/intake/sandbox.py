@@ -39,12 +39,13 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import selectors
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, Literal, TypeVar
 
@@ -229,6 +230,7 @@ class _Worker:
         # first is running; the others wait in the pipe.
         self.queue: deque[tuple[int, Any]] = deque()
         self.started = time.monotonic()  # when it was started, then when its first task began
+        self.gone = False  # a send failed: it is dead, the selector will report it
 
     @property
     def index(self) -> int | None:
@@ -240,13 +242,15 @@ class _Worker:
         return not self.ready or bool(self.queue)
 
     def send(self, index: int, task: Any, payload: bytes) -> bool:
-        if not self.queue:
-            self.started = time.monotonic()
-        self.queue.append((index, task))
+        """Hand a task over; ``False`` (and nothing queued) if the worker is gone."""
         try:
             self.conn.send_bytes(payload)
         except (OSError, EOFError):
+            self.gone = True
             return False
+        if not self.queue:
+            self.started = time.monotonic()
+        self.queue.append((index, task))
         return True
 
     def stop(self, *, kill: bool) -> None:
@@ -298,15 +302,18 @@ class _Pool:
         self.window = window
         self.results: list[Outcome[Any] | None] = []
         self.workers: list[_Worker] = []
+        # Every worker's pipe and process sentinel, registered once (not per wait).
+        self.selector = selectors.DefaultSelector()
         # Tasks taken from the caller and not yet sent (or taken back from a dead worker),
         # with their pickled form.
         self.pending: deque[tuple[int, Any, bytes]] = deque()
         self.unfinished = 0  # tasks taken and without an outcome
+        self.attempts: dict[int, int] = {}  # sends that failed, by task index
         self.oldest = 0  # no task before this index is unfinished
 
     def run(self, tasks: Iterator[Any], count: int) -> None:
         for _ in range(count):
-            self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
+            self._start()
         exhausted = False
 
         def take() -> tuple[int, Any, bytes] | None:
@@ -334,38 +341,26 @@ class _Pool:
                 if depth and not all(w.ready for w in self.workers):
                     break
                 for worker in list(self.workers):
-                    if not worker.ready or len(worker.queue) != depth:
-                        continue
-                    if worker.process.exitcode is not None:  # died: not the tasks' fault
-                        if not worker.queue:
-                            self._replace(worker)
+                    if not worker.ready or worker.gone or len(worker.queue) != depth:
                         continue
                     item = take()
                     if item is None:
                         break
                     if depth and len(item[2]) > PREFETCH_MAX_BYTES:
                         self.pending.appendleft(item)
-                        continue
-                    if not worker.send(*item):
-                        if depth:
-                            continue  # its death is noticed below; the task goes back then
-                        self._finish(worker, "crashed", None, "worker gone before the task")
-                        self._replace(worker)
+                    elif not worker.send(*item):
+                        self._undelivered(item)
             if exhausted and not self.pending and not self.unfinished:
                 return
-            watched = [w for w in self.workers if w.waiting_on]
-            ready = set(
-                wait(
-                    [w.conn for w in watched] + [w.process.sentinel for w in watched],
-                    timeout=max(
-                        0.0,
-                        min((self._deadline(w) for w in watched), default=0.0) - time.monotonic(),
-                    ),
-                )
-            )
-            for worker in watched:
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    self._collect(worker)
+            deadline = min((self._deadline(w) for w in self.workers if w.waiting_on), default=0.0)
+            events = self.selector.select(max(0.0, deadline - time.monotonic()))
+            readable: dict[_Worker, bool] = {}  # worker -> whether its pipe is readable
+            for key, _ in events:
+                worker = key.data
+                readable[worker] = readable.get(worker, False) or key.fileobj is worker.conn
+            for worker, pipe in readable.items():
+                if worker in self.workers:  # not replaced meanwhile
+                    self._collect(worker, pipe)
             now = time.monotonic()
             for worker in list(self.workers):
                 if worker.waiting_on and now >= self._deadline(worker):
@@ -375,6 +370,16 @@ class _Pool:
                     self._finish(worker, "timeout", None, f"over {self.timeout_s:g} s")
                     self._replace(worker)
 
+    def _undelivered(self, item: tuple[int, Any, bytes]) -> None:
+        """A task whose worker died before taking it goes to another worker; a task that no
+        worker could take three times is recorded as crashed."""
+        index = item[0]
+        self.attempts[index] = tries = self.attempts.get(index, 0) + 1
+        if tries < 3:
+            self.pending.appendleft(item)
+        else:
+            self._record(index, "crashed", None, "worker gone before the task", 0.0)
+
     def _oldest_unfinished(self) -> int:
         while self.oldest < len(self.results) and self.results[self.oldest] is not None:
             self.oldest += 1
@@ -383,22 +388,24 @@ class _Pool:
     def _deadline(self, worker: _Worker) -> float:
         return worker.started + (self.timeout_s if worker.ready else _START_TIMEOUT_S)
 
-    def _collect(self, worker: _Worker) -> None:
-        """Take a worker's messages (ready, or tasks' replies), or record its death."""
-        try:
-            while worker.conn.poll():
+    def _collect(self, worker: _Worker, pipe: bool) -> None:
+        """Take one message from a worker whose pipe is readable (ready, or a task's reply;
+        more are read on the next rounds), or record its death."""
+        if pipe:
+            try:
                 message = worker.conn.recv()
+            except (EOFError, OSError):
+                pass  # the pipe closed: the worker is gone
+            else:
                 if message == _READY:
                     worker.ready = True
-                    continue
-                index, status, result, detail = message
-                if index == worker.index:
-                    self._finish(worker, status, result, detail)
-            if worker.process.exitcode is None:
+                else:
+                    index, status, result, detail = message
+                    if index == worker.index:
+                        self._finish(worker, status, result, detail)
                 return
-        except (EOFError, OSError):
-            pass
-        # The pipe closed or the process ended: the worker is gone.
+        elif worker.conn.poll():  # the process ended: read what it sent before, first
+            return
         worker.process.join(timeout=5)
         if not worker.ready:
             raise SandboxError(f"无法启动解析子进程（{worker.death()}），请检查运行环境")
@@ -412,14 +419,30 @@ class _Pool:
         for index, task in reversed(worker.queue):
             self.pending.appendleft((index, task, bytes(ForkingPickler.dumps((index, task)))))
         worker.queue.clear()
+        self._retire(worker, kill=True)
+        self._start()
+
+    def _start(self) -> None:
+        worker = _Worker(self.ctx, self.fn, self.memory_mb, self.quiet)
+        self.workers.append(worker)
+        self.selector.register(worker.conn, selectors.EVENT_READ, worker)
+        self.selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
+
+    def _retire(self, worker: _Worker, *, kill: bool) -> None:
         self.workers.remove(worker)
-        worker.stop(kill=True)
-        self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
+        self.selector.unregister(worker.conn)
+        self.selector.unregister(worker.process.sentinel)
+        worker.stop(kill=kill)
 
     def _finish(self, worker: _Worker, status: str, result: Any, detail: str | None) -> None:
         index, _ = worker.queue.popleft()
         seconds = time.monotonic() - worker.started
         worker.started = time.monotonic()  # the next queued task begins now
+        self._record(index, status, result, detail, seconds)
+
+    def _record(
+        self, index: int, status: str, result: Any, detail: str | None, seconds: float
+    ) -> None:
         if status == "ok":
             outcome: Outcome[Any] = Outcome(index, True, result, seconds=seconds)
         else:
@@ -452,7 +475,8 @@ class _Pool:
 
     def close(self) -> None:
         while self.workers:
-            self.workers.pop().stop(kill=False)
+            self._retire(self.workers[-1], kill=False)
+        self.selector.close()
 
     def outcomes(self) -> list[Outcome[Any]]:
         missing = [i for i, o in enumerate(self.results) if o is None]
