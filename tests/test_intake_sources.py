@@ -391,3 +391,24 @@ def test_sniff_reads_only_the_head_of_plain_files(tmp_path: Path) -> None:
     path = tmp_path / "renamed.xlsx"
     path.write_bytes(b"%PDF-1.4" + b"\x00" * 100_000)
     assert sniff(path) == "pdf"
+
+
+def test_reading_a_file_asks_for_its_size_and_still_honours_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(b"x" * 100)
+    assert sources._read_regular(path, 100) == b"x" * 100
+    with pytest.raises(SourceUnavailable):
+        sources._read_regular(path, 99)
+    # a file that grew after its size was taken is read whole, within the limit
+    real_fstat = os.fstat
+
+    def stale(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        return os.stat_result((*st[:6], 10, *st[7:]))
+
+    monkeypatch.setattr(sources.os, "fstat", stale)
+    assert sources._read_regular(path, 1000) == b"x" * 100
+    with pytest.raises(SourceUnavailable):
+        sources._read_regular(path, 50)

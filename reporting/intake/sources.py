@@ -236,7 +236,11 @@ def _open_regular(path: Path) -> BinaryIO:
 
 def _read_regular(path: Path, limit: int) -> bytes:
     with _open_regular(path) as fh:
-        data: bytes = fh.read(limit + 1)
+        # Ask for the size the file has (asking for ``limit`` bytes allocates that much first).
+        size = os.fstat(fh.fileno()).st_size
+        data: bytes = fh.read(min(size, limit) + 1)
+        if size < len(data) <= limit:  # it grew since: read on, up to the limit
+            data += fh.read(limit + 1 - len(data))
     if len(data) > limit:
         raise SourceUnavailable(f"{path.name} 超过 {limit // _MB} MB")
     return data
