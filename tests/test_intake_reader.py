@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import shutil
 import subprocess
 import zipfile
+import zlib
 from datetime import date, datetime
 
 import pytest
@@ -324,6 +326,45 @@ def test_encrypted_workbook_real() -> None:
     out = io.BytesIO()
     ooxml.OOXMLFile(io.BytesIO(_xlsxwriter_form())).encrypt("secret", out)
     _failed(read_workbook(out.getvalue()), "encrypted", "encrypted")
+
+
+def test_members_read_from_memory_exactly_as_zipfile_reads_them() -> None:
+    """The reader's zip reads members straight from the bytes: same data, and an error
+    wherever zipfile has one (a corrupt stream may be noticed by its CRC instead of zlib)."""
+    form = _xlsxwriter_form()
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.xml", b"<a/>" * 50)
+        zf.writestr("empty.xml", b"")
+        zf.writestr("名字.xml", "文字".encode())
+    rnd = random.Random(20240601)
+
+    def outcome(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, object]:
+        try:
+            return ("ok", zf.read(info))
+        except (zipfile.BadZipFile, zlib.error) as exc:
+            return ("corrupt" if "CRC" in str(exc) or isinstance(exc, zlib.error) else "bad", "")
+        except (EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+            return (type(exc).__name__, "")
+
+    for base in (form, stored.getvalue()):
+        headers = [m.start() for m in re.finditer(rb"PK\x03\x04|PK\x01\x02", base)]
+        cases = [base, base[:-30], base[: len(base) // 2]]
+        for _ in range(400):
+            data = bytearray(base)
+            pos = rnd.choice(headers) + rnd.randrange(46) if rnd.random() < 0.7 else None
+            data[min(len(data) - 1, pos if pos is not None else rnd.randrange(len(data)))] ^= (
+                1 << rnd.randrange(8)
+            )
+            cases.append(bytes(data))
+        for data in cases:
+            try:
+                plain, memory = zipfile.ZipFile(io.BytesIO(data)), reader._MemoryZip(data)
+            except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError):
+                continue
+            for a, b in zip(plain.infolist(), memory.infolist(), strict=True):
+                if a.file_size < 10_000_000:
+                    assert outcome(plain, a) == outcome(memory, b)
 
 
 def test_zip_bombs_are_refused_before_decompression(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Collection, Iterable
@@ -155,7 +156,7 @@ def read_workbook(
             return _read_calamine(data, kind, None, name)
         return _kind_failure(kind, name)
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = _MemoryZip(data)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
         # NotImplementedError: a directory entry claiming a zip version from the future
         return _exception_failure(exc).result("damaged", name)
@@ -325,6 +326,64 @@ def _exception_failure(exc: BaseException) -> _Failure:
             detail,
         )
     return _Failure("unreadable", f"文件无法解析（内容有误或已损坏），{_RESEND}", detail)
+
+
+# --- the zip, in memory ----------------------------------------------------------------------
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # signature ... name length, extra length
+
+
+class _MemoryZip(zipfile.ZipFile):
+    """A zip whose bytes are in memory. :meth:`read` decompresses a stored or deflated member
+    straight from those bytes with :mod:`zlib`, making the checks :mod:`zipfile` makes (local
+    header signature and name, at most the declared size, CRC-32) without its per-member file
+    objects (~15 µs a member, a dozen members a form). Anything else (other methods, flags,
+    passwords) and :meth:`open` go through :mod:`zipfile` itself."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self._bytes = memoryview(data)
+
+    def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        if (
+            pwd is not None
+            or info.flag_bits & 0x61  # encrypted, patched, strongly encrypted
+            or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+        ):
+            return super().read(name, pwd)
+        at = info.header_offset
+        if at < 0:
+            raise ValueError("negative seek value")  # as zipfile's seek
+        header = self._bytes[at : at + _LOCAL_HEADER.size]
+        if len(header) != _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("Truncated file header")
+        signature, _, _, flags, *_, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        if signature != b"PK\x03\x04":
+            raise zipfile.BadZipFile("Bad magic number for file header")
+        start = at + _LOCAL_HEADER.size
+        raw_name = bytes(self._bytes[start : start + name_len])
+        if raw_name.decode("utf-8" if flags & 0x800 else "cp437") != info.orig_filename:
+            raise zipfile.BadZipFile(
+                f"File name in directory {info.orig_filename!r} and header {raw_name!r} differ."
+            )
+        start += name_len + extra_len
+        raw = self._bytes[start : start + info.compress_size]
+        cut = len(raw) < info.compress_size  # the file ends first
+        if info.file_size == 0:
+            out = b""  # (max_length 0 would mean no limit)
+        elif info.compress_type == zipfile.ZIP_STORED:
+            out = bytes(raw[: info.file_size])
+            if cut and len(out) < info.file_size:
+                raise EOFError
+        else:  # never more than the declared size, whatever the stream holds
+            stream = zlib.decompressobj(-15)
+            out = stream.decompress(raw, info.file_size)
+            if cut and len(out) < info.file_size and not stream.eof:
+                raise EOFError
+        if zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return out
 
 
 # --- the XML pass over .xlsx/.xlsm -----------------------------------------------------------

@@ -224,8 +224,7 @@ def _small_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> byt
     if info.file_size > limit or info.flag_bits & 0x1:
         return b""
     try:
-        with zf.open(info) as member:
-            return member.read(limit)
+        return zf.read(info)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError):
         return b""
 
