@@ -251,13 +251,34 @@ def write_feedback(
 def archive_original(
     archive: Path, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
 ) -> Path:
-    """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified by hash."""
+    """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified by hash.
+
+    Written to a temporary file in the same folder, fsynced, read back through the same
+    descriptor and checked against ``sha``, then renamed into place: the name never shows
+    anything but the verified bytes. An existing file is kept only if its bytes match.
+    """
     ext = _EXT.get(kind, "bin")
     path = archive / (period or "未识别") / (unit or "未识别") / f"{sha}.{ext}"
-    if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
-        atomic_write_bytes(path, data)
-        if hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.lseek(fd, 0, os.SEEK_SET)
+            back = os.read(fd, len(data) + 1)
+        finally:
+            os.close(fd)
+        if hashlib.sha256(back).hexdigest() != sha:
             raise ReportingError(f"存档 {path} 校验失败，磁盘可能有问题；已停止，收件箱未改动")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
