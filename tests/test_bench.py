@@ -38,3 +38,19 @@ def test_bench_run_smoke():
     assert figures["units"] == 20
     assert all(isinstance(v, int | float) and v >= 0 for v in figures.values())
     assert "collect" in done.stdout and "calamine" in done.stdout
+
+
+def test_bench_intake_smoke():
+    args = ["--units", "20", "--worker-sample", "3", "--json"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("intake.py")), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["totals"]["received"] >= 20
+    assert figures["parent_cpu_ms_per_file"] > 0 and figures["worker_cpu_ms_per_file"] > 0
+    assert "collect / calamine" in done.stdout and "CPU" in done.stdout
