@@ -439,6 +439,29 @@ def test_sheet_extent_beyond_a_form_is_refused_before_calamine() -> None:
     read_workbook(minimal_xlsx(wide), limits=Limits(max_cols=201)).book  # noqa: B018
 
 
+def test_a_worksheet_outside_xl_worksheets_is_checked_too() -> None:
+    """calamine reads a sheet as a worksheet by its relationship's type, wherever its part
+    lies: the XML pass must check such a part like any other."""
+
+    def moved(data: bytes, folder: str) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                body = src.read(info)
+                name = info.filename.replace("worksheets/", folder)
+                dst.writestr(
+                    name, body.replace(b"worksheets/sheet1.xml", f"{folder}sheet1.xml".encode())
+                )
+        return out.getvalue()
+
+    formula = minimal_xlsx('<row r="1"><c r="A1"><v>1</v></c><c r="B1"><f>1+1</f></c></row>')
+    far = minimal_xlsx('<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')
+    for folder in ("elsewhere/", "chartsheets/", ""):
+        book = read_workbook(moved(formula, folder)).book
+        assert book is not None and book.formula_cells_without_value == (("S", "B1"),), folder
+        assert read_workbook(moved(far, folder)).reason == "too-large-extent", folder
+
+
 def test_read_workbook_task() -> None:
     result = reader.read_workbook_task((_xlsxwriter_form(), "a.xlsx"))
     assert result.ok and result.kind == "xlsx"

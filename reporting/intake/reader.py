@@ -597,18 +597,23 @@ def _scan_parts(
     workbook = _parse_small(zf, parts["xl/workbook.xml"])
     ns = workbook.nsmap.get(None) or _MAIN_NS[0]
     targets: dict[str, str] = {}
+    worksheet_rels: set[str] = set()
     rels_info = parts.get("xl/_rels/workbook.xml.rels")
     if rels_info is not None:
         for rel in _parse_small(zf, rels_info).iter(f"{{{_PKG_REL_NS}}}Relationship"):
             target = rel.get("Target", "")
             target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             targets[rel.get("Id", "")] = posixpath.normpath(target).lower()
+            # calamine reads a sheet as a worksheet by its relationship's type, wherever the
+            # part lies (xl/worksheets/ is only the usual place)
+            if rel.get("Type", "").lower().endswith("worksheet"):
+                worksheet_rels.add(rel.get("Id", ""))
     scans: dict[str, _SheetScan] = {}
     for sheet in workbook.iter(f"{{{ns}}}sheet"):
         rid = next((sheet.get(f"{{{r}}}id") for r in _REL_NS if sheet.get(f"{{{r}}}id")), None)
         part = targets.get(rid or "", "")
         info = parts.get(part)
-        if info is None or "/worksheets/" not in f"/{part}":
+        if info is None or not (rid in worksheet_rels or "/worksheets/" in f"/{part}"):
             continue  # chart or dialog sheets; a missing part is calamine's to report
         scan = _SheetScan(sheet.get("name", ""))
         _scan_sheet(zf, info, scan, limits, cells=scan.name not in own)
