@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import zipfile
 import zlib
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
@@ -420,6 +421,23 @@ def test_dtds_and_entities_are_refused() -> None:
         extra={"xl/sharedStrings.xml": external.encode()},
     )
     _failed(read_workbook(shared), "unreadable", "unsafe-xml")
+    # the workbook part, parsed once per distinct bytes: a refusal is never remembered as a pass
+    workbook = minimal_xlsx('<row r="1"><c r="A1"><v>1</v></c></row>')
+    assert read_workbook(workbook).ok and read_workbook(workbook).ok
+    hostile = _replace_member(
+        workbook, "xl/workbook.xml", lambda xml: xml.replace(b"?>", b"?>" + _LAUGHS.encode(), 1)
+    )
+    for _ in range(2):
+        _failed(read_workbook(hostile), "unreadable", "unsafe-xml")
+
+
+def _replace_member(data: bytes, name: str, change: Callable[[bytes], bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, change(body) if info.filename == name else body)
+    return out.getvalue()
 
 
 def test_sheet_extent_beyond_a_form_is_refused_before_calamine() -> None:

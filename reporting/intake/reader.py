@@ -580,12 +580,66 @@ def _safe_parser() -> Any:
 
 
 def _parse_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo):  # type: ignore[no-untyped-def]
+    return _parse_xml(zf.read(info), info.filename)
+
+
+def _parse_xml(data: bytes, part: str):  # type: ignore[no-untyped-def]
     from lxml import etree
 
-    root = etree.fromstring(zf.read(info), _safe_parser())
+    root = etree.fromstring(data, _safe_parser())
     if root.getroottree().docinfo.doctype:
-        raise _UnsafeXml(info.filename)
+        raise _UnsafeXml(part)
     return root
+
+
+@dataclass(frozen=True)
+class _BookParts:
+    """What the XML pass needs from ``workbook.xml`` and its relationships."""
+
+    sheets: tuple[tuple[str, str], ...]  # (sheet name, part) of the worksheets, in order
+    date1904: bool
+
+
+# Every form a run collects shares its workbook.xml and relationships byte for byte: parsed
+# once, looked up by those exact bytes (bounded, for many distinct hostile files).
+_BOOKS: dict[tuple[bytes, bytes], _BookParts] = {}
+_BOOKS_MAX = 64
+
+
+def _book_parts(zf: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo]) -> _BookParts:
+    workbook_info = parts["xl/workbook.xml"]
+    rels_info = parts.get("xl/_rels/workbook.xml.rels")
+    key = (zf.read(workbook_info), zf.read(rels_info) if rels_info is not None else b"")
+    found = _BOOKS.get(key)
+    if found is not None:
+        return found
+    workbook = _parse_xml(key[0], workbook_info.filename)
+    ns = workbook.nsmap.get(None) or _MAIN_NS[0]
+    targets: dict[str, str] = {}
+    worksheet_rels: set[str] = set()
+    if rels_info is not None:
+        rels = _parse_xml(key[1], rels_info.filename)
+        for rel in rels.iter(f"{{{_PKG_REL_NS}}}Relationship"):
+            target = rel.get("Target", "")
+            target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            targets[rel.get("Id", "")] = posixpath.normpath(target).lower()
+            # calamine reads a sheet as a worksheet by its relationship's type, wherever the
+            # part lies (xl/worksheets/ is only the usual place)
+            if rel.get("Type", "").lower().endswith("worksheet"):
+                worksheet_rels.add(rel.get("Id", ""))
+    sheets: list[tuple[str, str]] = []
+    for sheet in workbook.iter(f"{{{ns}}}sheet"):
+        rid = next((sheet.get(f"{{{r}}}id") for r in _REL_NS if sheet.get(f"{{{r}}}id")), None)
+        part = targets.get(rid or "", "")
+        if rid in worksheet_rels or "/worksheets/" in f"/{part}":  # not chart or dialog sheets
+            sheets.append((sheet.get("name", ""), part))
+    pr = workbook.find(f"{{{ns}}}workbookPr")
+    date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
+    found = _BookParts(tuple(sheets), date1904)
+    if len(_BOOKS) >= _BOOKS_MAX:
+        _BOOKS.clear()
+    _BOOKS[key] = found
+    return found
 
 
 def _scan_parts(
@@ -594,34 +648,17 @@ def _scan_parts(
     limits: Limits,
     own: frozenset[str] = frozenset(),
 ) -> dict[str, _SheetScan]:
-    workbook = _parse_small(zf, parts["xl/workbook.xml"])
-    ns = workbook.nsmap.get(None) or _MAIN_NS[0]
-    targets: dict[str, str] = {}
-    worksheet_rels: set[str] = set()
-    rels_info = parts.get("xl/_rels/workbook.xml.rels")
-    if rels_info is not None:
-        for rel in _parse_small(zf, rels_info).iter(f"{{{_PKG_REL_NS}}}Relationship"):
-            target = rel.get("Target", "")
-            target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            targets[rel.get("Id", "")] = posixpath.normpath(target).lower()
-            # calamine reads a sheet as a worksheet by its relationship's type, wherever the
-            # part lies (xl/worksheets/ is only the usual place)
-            if rel.get("Type", "").lower().endswith("worksheet"):
-                worksheet_rels.add(rel.get("Id", ""))
+    book = _book_parts(zf, parts)
     scans: dict[str, _SheetScan] = {}
-    for sheet in workbook.iter(f"{{{ns}}}sheet"):
-        rid = next((sheet.get(f"{{{r}}}id") for r in _REL_NS if sheet.get(f"{{{r}}}id")), None)
-        part = targets.get(rid or "", "")
+    for name, part in book.sheets:
         info = parts.get(part)
-        if info is None or not (rid in worksheet_rels or "/worksheets/" in f"/{part}"):
-            continue  # chart or dialog sheets; a missing part is calamine's to report
-        scan = _SheetScan(sheet.get("name", ""))
+        if info is None:
+            continue  # a missing part is calamine's to report
+        scan = _SheetScan(name)
         _scan_sheet(zf, info, scan, limits, cells=scan.name not in own)
         scans.setdefault(scan.name, scan)
     if any(scan.raw_rows for scan in scans.values()):
-        pr = workbook.find(f"{{{ns}}}workbookPr")
-        date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
-        _decode_raw_rows(zf, parts, scans.values(), date1904)
+        _decode_raw_rows(zf, parts, scans.values(), book.date1904)
     return scans
 
 
