@@ -643,7 +643,26 @@ class Store:
             existing = self.submission_by_sha(rec.sha256)
             if existing is not None:
                 return existing
-            sub_id = self._insert_submission(rec)
+            now = _now_text()
+            period = _canonical_period(rec.period)
+            row = (
+                rec.sha256,
+                rec.original_name,
+                _opt_text(rec.original_path),
+                _opt_text(rec.archive_path),
+                rec.size,
+                rec.format,
+                rec.kind,
+                rec.unit_code,
+                period,
+                rec.plan_version,
+                rec.received_at.isoformat(),
+                rec.state,
+                int(bool(rec.late)),
+                rec.days_late,
+                now,
+            )
+            sub_id = self._insert_submission(row)
             self._insert_details(sub_id, rec)
             errors = sum(1 for f in rec.findings if f.severity is Severity.ERROR)
             warnings = len(rec.findings) - errors
@@ -653,37 +672,33 @@ class Store:
                 sha256=rec.sha256,
                 path=rec.original_path,
                 unit_code=rec.unit_code,
-                period=_canonical_period(rec.period),
+                period=period,
                 detail=f"{rec.original_name}：错误 {errors} 个，警告 {warnings} 个",
+                at=now,
             )
+            winner = None
             if rec.state == "accepted":
-                self._supersede(rec.unit_code, _canonical_period(rec.period), rec.kind, run_id)
-            info = self.submission(sub_id)
-            assert info is not None
-            return info
+                winner = self._supersede(rec.unit_code, period, rec.kind, run_id)
+            # What was just written, without reading it back.
+            superseded = winner is not None and winner != sub_id
+            return _info(
+                (
+                    sub_id,
+                    *row[:11],
+                    "superseded" if superseded else rec.state,
+                    row[12],
+                    row[13],
+                    winner if superseded else None,
+                    now,
+                )
+            )
 
-    def _insert_submission(self, rec: SubmissionRecord) -> int:
+    def _insert_submission(self, row: tuple[Any, ...]) -> int:
         cur = self._conn.execute(
             "INSERT INTO submissions (sha256, original_name, original_path, archive_path, size,"
             " format, kind, unit_code, period, plan_version, received_at, state, late, days_late,"
             " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                rec.sha256,
-                rec.original_name,
-                _opt_text(rec.original_path),
-                _opt_text(rec.archive_path),
-                rec.size,
-                rec.format,
-                rec.kind,
-                rec.unit_code,
-                _canonical_period(rec.period),
-                rec.plan_version,
-                rec.received_at.isoformat(),
-                rec.state,
-                int(bool(rec.late)),
-                rec.days_late,
-                _now_text(),
-            ),
+            row,
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -749,9 +764,12 @@ class Store:
                 [(sub_id, x.item_code, x.points, x.max_points, x.reason) for x in ins.scores],
             )
 
-    def _supersede(self, unit_code: str | None, period: str | None, kind: str, run_id: str) -> None:
+    def _supersede(
+        self, unit_code: str | None, period: str | None, kind: str, run_id: str
+    ) -> int | None:
+        """Apply the supersede rule to one slot; the id of the submission left accepted."""
         if unit_code is None or period is None:
-            return  # an unidentified file has no slot to compete for
+            return None  # an unidentified file has no slot to compete for
         rows = self._conn.execute(
             f"SELECT {_SUB_COLUMNS} FROM submissions"
             " WHERE unit_code = ? AND period = ? AND kind = ? AND state = 'accepted'",
@@ -759,7 +777,7 @@ class Store:
         ).fetchall()
         infos = [_info(r) for r in rows]
         if len(infos) < 2:
-            return
+            return infos[0].id if infos else None
         winner = max(infos, key=lambda s: (_instant(s.received_at), s.id))
         for loser in infos:
             if loser.id == winner.id:
@@ -780,6 +798,7 @@ class Store:
                     f"（收到于 {winner.received_at:%Y-%m-%d %H:%M}）取代"
                 ),
             )
+        return winner.id
 
     # ---- audit log
 
@@ -816,12 +835,13 @@ class Store:
         unit_code: str | None,
         period: str | None,
         detail: str,
+        at: str | None = None,
     ) -> None:
         self._conn.execute(
             "INSERT INTO audit_log (at, run_id, action, sha256, path, unit_code, period, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                _now_text(),
+                at or _now_text(),
                 run_id,
                 action,
                 sha256,

@@ -56,3 +56,19 @@ def test_bench_inspection_smoke():
     keys = {"seconds", "units_per_s", "tree_cpu_s", "peak_mb", "excel_ms", "word_ms", "unit_ms"}
     assert keys <= set(figures)
     assert all(isinstance(figures[k], int | float) and figures[k] > 0 for k in keys)
+
+
+def test_bench_intake_smoke():
+    args = ["--units", "20", "--worker-sample", "3", "--json"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("intake.py")), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["totals"]["received"] >= 20
+    assert figures["parent_cpu_ms_per_file"] > 0 and figures["worker_cpu_ms_per_file"] > 0
+    assert "collect / calamine" in done.stdout and "CPU" in done.stdout

@@ -547,3 +547,32 @@ def test_collect_json_contract(office: Office):
     ok = runner.invoke(app, ["collect", "-w", str(office.ws.root), "--json"])
     assert ok.exit_code == 0  # nothing new: all duplicates
     assert Period(2014, 5)
+
+
+def test_originals_are_archived_verified_and_never_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from reporting.errors import ReportingError
+    from reporting.intake import collect as collect_mod
+
+    data = b"PK\x03\x04 original bytes" * 100
+    sha = hashlib.sha256(data).hexdigest()
+    path = collect_mod.archive_original(tmp_path, data, sha, "xlsx", "SX01", "2014-05")
+    assert path == tmp_path / "2014-05" / "SX01" / f"{sha}.xlsx"
+    assert path.read_bytes() == data
+    assert collect_mod.archive_original(tmp_path, data, sha, "xlsx", "SX01", "2014-05") == path
+    path.write_bytes(data[:10])  # a damaged copy is replaced
+    collect_mod.archive_original(tmp_path, data, sha, "xlsx", "SX01", "2014-05")
+    assert path.read_bytes() == data
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+    # bytes that do not read back as written: refused, nothing left under either name
+    real_read = collect_mod.os.read
+    other = b"other bytes"
+    other_sha = hashlib.sha256(other).hexdigest()
+    with monkeypatch.context() as patch, pytest.raises(ReportingError, match="校验失败"):
+        patch.setattr(collect_mod.os, "read", lambda fd, n: real_read(fd, n)[:-1] + b"?")
+        collect_mod.archive_original(tmp_path, other, other_sha, "xls", None, None)
+    assert list((tmp_path / "未识别" / "未识别").iterdir()) == []

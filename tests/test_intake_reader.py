@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import shutil
 import subprocess
 import zipfile
+import zlib
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
@@ -174,6 +177,20 @@ def test_hidden_sheets_formulas_without_value_and_error_cells() -> None:
     assert report.rows[2] == ["职工人数", 0.0, None, "尾"]
 
 
+def test_own_sheets_are_not_searched_for_formulas_but_still_read_safely() -> None:
+    book = read_workbook(_openpyxl_book(), own_sheets={"月报"}).book
+    assert book is not None
+    assert book.formula_cells_without_value == () and book.error_cells == ()
+    # their values still read as None, never 0
+    assert book.sheets["月报"].rows[1] == ["参加人数", 50.0, None, "后面的值"]
+    assert book.sheets["月报"].rows[2] == ["职工人数", 0.0, None, "尾"]
+    # the extent (measured when there is no dimension) and the prolog are still checked
+    far = minimal_xlsx('<row r="1048576"><c r="XFD1048576"><f>1</f></c></row>')
+    assert read_workbook(far, own_sheets={"S"}).reason == "too-large-extent"
+    doctype = minimal_xlsx("", prolog="<!DOCTYPE x [<!ENTITY a 'b'>]>", dimension="A1")
+    assert read_workbook(doctype, own_sheets={"S"}).reason == "unsafe-xml"
+
+
 def test_a_row_lost_by_calamine_is_recovered_from_the_xml(monkeypatch: pytest.MonkeyPatch) -> None:
     """Some calamine versions drop the whole row of a formula without a cached value."""
     import openpyxl
@@ -312,6 +329,45 @@ def test_encrypted_workbook_real() -> None:
     _failed(read_workbook(out.getvalue()), "encrypted", "encrypted")
 
 
+def test_members_read_from_memory_exactly_as_zipfile_reads_them() -> None:
+    """The reader's zip reads members straight from the bytes: same data, and an error
+    wherever zipfile has one (a corrupt stream may be noticed by its CRC instead of zlib)."""
+    form = _xlsxwriter_form()
+    stored = io.BytesIO()
+    with zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.xml", b"<a/>" * 50)
+        zf.writestr("empty.xml", b"")
+        zf.writestr("名字.xml", "文字".encode())
+    rnd = random.Random(20240601)
+
+    def outcome(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, object]:
+        try:
+            return ("ok", zf.read(info))
+        except (zipfile.BadZipFile, zlib.error) as exc:
+            return ("corrupt" if "CRC" in str(exc) or isinstance(exc, zlib.error) else "bad", "")
+        except (EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+            return (type(exc).__name__, "")
+
+    for base in (form, stored.getvalue()):
+        headers = [m.start() for m in re.finditer(rb"PK\x03\x04|PK\x01\x02", base)]
+        cases = [base, base[:-30], base[: len(base) // 2]]
+        for _ in range(400):
+            data = bytearray(base)
+            pos = rnd.choice(headers) + rnd.randrange(46) if rnd.random() < 0.7 else None
+            data[min(len(data) - 1, pos if pos is not None else rnd.randrange(len(data)))] ^= (
+                1 << rnd.randrange(8)
+            )
+            cases.append(bytes(data))
+        for data in cases:
+            try:
+                plain, memory = zipfile.ZipFile(io.BytesIO(data)), reader._MemoryZip(data)
+            except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError):
+                continue
+            for a, b in zip(plain.infolist(), memory.infolist(), strict=True):
+                if a.file_size < 10_000_000:
+                    assert outcome(plain, a) == outcome(memory, b)
+
+
 def test_zip_bombs_are_refused_before_decompression(monkeypatch: pytest.MonkeyPatch) -> None:
     form = _xlsxwriter_form()
     buf = io.BytesIO()
@@ -365,6 +421,23 @@ def test_dtds_and_entities_are_refused() -> None:
         extra={"xl/sharedStrings.xml": external.encode()},
     )
     _failed(read_workbook(shared), "unreadable", "unsafe-xml")
+    # the workbook part, parsed once per distinct bytes: a refusal is never remembered as a pass
+    workbook = minimal_xlsx('<row r="1"><c r="A1"><v>1</v></c></row>')
+    assert read_workbook(workbook).ok and read_workbook(workbook).ok
+    hostile = _replace_member(
+        workbook, "xl/workbook.xml", lambda xml: xml.replace(b"?>", b"?>" + _LAUGHS.encode(), 1)
+    )
+    for _ in range(2):
+        _failed(read_workbook(hostile), "unreadable", "unsafe-xml")
+
+
+def _replace_member(data: bytes, name: str, change: Callable[[bytes], bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, change(body) if info.filename == name else body)
+    return out.getvalue()
 
 
 def test_sheet_extent_beyond_a_form_is_refused_before_calamine() -> None:
@@ -382,6 +455,29 @@ def test_sheet_extent_beyond_a_form_is_refused_before_calamine() -> None:
     wide = '<row r="1"><c r="A1"><v>1</v></c><c r="GS1"><v>2</v></c></row>'
     _failed(read_workbook(minimal_xlsx(wide)), "unreadable", "too-large-extent")
     read_workbook(minimal_xlsx(wide), limits=Limits(max_cols=201)).book  # noqa: B018
+
+
+def test_a_worksheet_outside_xl_worksheets_is_checked_too() -> None:
+    """calamine reads a sheet as a worksheet by its relationship's type, wherever its part
+    lies: the XML pass must check such a part like any other."""
+
+    def moved(data: bytes, folder: str) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                body = src.read(info)
+                name = info.filename.replace("worksheets/", folder)
+                dst.writestr(
+                    name, body.replace(b"worksheets/sheet1.xml", f"{folder}sheet1.xml".encode())
+                )
+        return out.getvalue()
+
+    formula = minimal_xlsx('<row r="1"><c r="A1"><v>1</v></c><c r="B1"><f>1+1</f></c></row>')
+    far = minimal_xlsx('<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')
+    for folder in ("elsewhere/", "chartsheets/", ""):
+        book = read_workbook(moved(formula, folder)).book
+        assert book is not None and book.formula_cells_without_value == (("S", "B1"),), folder
+        assert read_workbook(moved(far, folder)).reason == "too-large-extent", folder
 
 
 def test_read_workbook_task() -> None:

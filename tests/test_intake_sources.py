@@ -312,6 +312,56 @@ def test_sniff_zip_family() -> None:
     assert sniff(_zip({"a.txt": b"x"})) == "zip"
 
 
+def test_quick_sniff_tells_workbooks_by_member_names_and_defers_the_rest() -> None:
+    form = _xlsx()
+    vba = io.BytesIO()
+    content_types = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(form)) as src:
+        with zipfile.ZipFile(vba, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info, src.read(info))
+            dst.writestr("xl/vbaProject.bin", b"\x00")
+        with zipfile.ZipFile(content_types, "w") as dst:
+            for info in src.infolist():
+                body = src.read(info)
+                if info.filename == "[Content_Types].xml":
+                    body = body.replace(b"sheet.main+xml", b"sheet.macroEnabled.main+xml")
+                dst.writestr(info, body)
+    assert sniff(form, quick=True) == "xlsx"
+    assert sniff(vba.getvalue(), quick=True) == "xlsm"
+    # the content type alone needs [Content_Types].xml: the quick sniff leaves it to the reader
+    assert sniff(content_types.getvalue()) == "xlsm"
+    assert sniff(content_types.getvalue(), quick=True) == "xlsx"
+    # everything that is not plainly a workbook gets the full sniff
+    with_comment = io.BytesIO()
+    with zipfile.ZipFile(with_comment, "w") as zf:
+        zf.writestr("a.txt", b"x")
+        zf.comment = "附件说明".encode()
+    odd_comment = io.BytesIO()
+    with zipfile.ZipFile(odd_comment, "w") as zf:
+        zf.writestr("xl/workbook.xml", b"<workbook/>")
+        zf.comment = b"PK\x05\x06 in a comment"
+    cases = [
+        (_zip({"a.txt": b"x", "打包/SX01.xlsx": form}), "zip"),
+        (_zip({"[Content_Types].xml": b"", "ppt/presentation.xml": b""}), "office"),
+        (_zip({"xl/workbook.bin": b""}), "xlsb"),
+        (with_comment.getvalue(), "zip"),
+        (odd_comment.getvalue(), "damaged"),  # zipfile itself cannot find the directory
+        (form[: len(form) // 2], "damaged"),
+        (form[:-10], "damaged"),
+    ]
+    for data, kind in cases:
+        assert sniff(data, quick=True) == sniff(data) == kind
+    # a flipped bit anywhere in the directory never makes the quick sniff call a workbook what
+    # the full sniff calls something else
+    for pos in range(form.find(b"PK\x01\x02"), len(form)):
+        for bit in (0x01, 0x20, 0x80):
+            data = bytearray(form)
+            data[pos] ^= bit
+            if sniff(bytes(data), quick=True) in ("xlsx", "xlsm"):
+                assert sniff(bytes(data)) in ("xlsx", "xlsm", "damaged"), (pos, bit)
+
+
 def test_sniff_ole_family() -> None:
     assert sniff(_ole(["EncryptionInfo", "EncryptedPackage"])) == "encrypted"
     assert sniff(_ole(["Workbook"])) == "xls"
@@ -341,3 +391,24 @@ def test_sniff_reads_only_the_head_of_plain_files(tmp_path: Path) -> None:
     path = tmp_path / "renamed.xlsx"
     path.write_bytes(b"%PDF-1.4" + b"\x00" * 100_000)
     assert sniff(path) == "pdf"
+
+
+def test_reading_a_file_asks_for_its_size_and_still_honours_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(b"x" * 100)
+    assert sources._read_regular(path, 100) == b"x" * 100
+    with pytest.raises(SourceUnavailable):
+        sources._read_regular(path, 99)
+    # a file that grew after its size was taken is read whole, within the limit
+    real_fstat = os.fstat
+
+    def stale(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        return os.stat_result((*st[:6], 10, *st[7:]))
+
+    monkeypatch.setattr(sources.os, "fstat", stale)
+    assert sources._read_regular(path, 1000) == b"x" * 100
+    with pytest.raises(SourceUnavailable):
+        sources._read_regular(path, 50)

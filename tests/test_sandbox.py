@@ -9,6 +9,7 @@ import io
 import multiprocessing
 import os
 import random
+import threading
 import time
 import zipfile
 
@@ -32,6 +33,9 @@ def behave(task: object) -> object:
         return len(bytearray(2 * _GIB))
     if task == "raise":
         raise ValueError("坏输入")
+    if task == "die_soon":  # answer, then die while idle
+        threading.Timer(0.1, os._exit, (0,)).start()
+        return "dying"
     if isinstance(task, tuple):  # ("nap", seconds, value)
         time.sleep(task[1])
         return task[2]
@@ -102,6 +106,60 @@ def test_order_is_input_order_whatever_the_finishing_order() -> None:
 def test_a_single_worker_still_isolates(workers: int) -> None:
     outcomes = run_isolated(behave, ["abort", "a", "exit", "b"], workers=workers)
     assert [o.result if o.ok else o.failure for o in outcomes] == ["crashed", "a", "crashed", "b"]
+
+
+def test_tasks_from_a_generator_are_taken_lazily_within_the_window() -> None:
+    taken: list[int] = []
+    finished: set[int] = set()
+
+    def tasks():  # type: ignore[no-untyped-def]
+        for i in range(40):
+            # never more than ``window`` tasks ahead of the oldest unfinished one
+            oldest = min(set(range(i)) - finished, default=i)
+            assert i - oldest < 5
+            taken.append(i)
+            yield ("nap", 0.03 if i % 7 == 0 else 0.0, i)
+
+    outcomes = run_isolated(
+        behave, tasks(), workers=2, prefetch=1, window=5, on_done=lambda i, o: finished.add(i)
+    )
+    assert [o.result for o in outcomes] == list(range(40))
+    assert taken == list(range(40))
+
+
+@pytest.mark.parametrize("bad", ["abort", "exit", "sleep"])
+def test_a_task_queued_behind_a_failing_one_is_run_again_not_blamed(bad: str) -> None:
+    tasks = ["a", bad, "b", "c", "d"]
+    outcomes = run_isolated(behave, tasks, workers=1, prefetch=2, timeout_s=1)
+    summary = [o.result if o.ok else o.failure for o in outcomes]
+    failure = "timeout" if bad == "sleep" else "crashed"
+    assert summary == ["a", failure, "b", "c", "d"]
+
+
+def test_prefetch_keeps_results_in_input_order() -> None:
+    tasks = [("nap", 0.02 * (i % 3), i) for i in range(30)]
+    outcomes = run_isolated(behave, tasks, workers=2, prefetch=3)
+    assert [o.result for o in outcomes] == list(range(30))
+    assert all(o.ok and o.seconds < 5 for o in outcomes)
+
+
+def test_large_tasks_are_never_queued_behind_a_running_one() -> None:
+    big = "x" * 100_000  # larger than a pipe's buffer
+    tasks = [("nap", 0.01, big), ("nap", 0.01, big), "small", ("nap", 0.0, big)]
+    outcomes = run_isolated(behave, tasks, workers=1, prefetch=2, timeout_s=5)
+    assert [o.ok for o in outcomes] == [True] * 4
+    assert outcomes[2].result == "small" and outcomes[3].result == big
+
+
+def test_a_worker_that_died_while_idle_costs_no_task() -> None:
+    def tasks():  # type: ignore[no-untyped-def]
+        yield "die_soon"
+        time.sleep(0.5)  # the worker dies meanwhile; the next task must not be blamed
+        yield "b"
+        yield "c"
+
+    outcomes = run_isolated(behave, tasks(), workers=1)
+    assert [o.result if o.ok else o.failure for o in outcomes] == ["dying", "b", "c"]
 
 
 def test_no_tasks_no_processes() -> None:

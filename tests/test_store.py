@@ -336,6 +336,22 @@ def test_older_file_recorded_after_newer_is_superseded_at_once(store: Store) -> 
     assert store.current_submission("U01", "2014-05").sha256 == "new"  # type: ignore[union-attr]
 
 
+def test_the_returned_info_is_what_was_stored(store: Store) -> None:
+    beijing = timezone(timedelta(hours=8))
+    records = [
+        record("a", period="2014-5", original_path=Path("inbox") / "a.xlsx"),
+        record("b", received_at=T0 - timedelta(days=1)),  # superseded at once by "a"
+        record("c", state="rejected", late=True, days_late=3),
+        record("d", unit_code=None, period=None, archive_path=None, kind="unknown"),
+        record("e", received_at=datetime(2014, 6, 3, 18, tzinfo=beijing)),
+        record("f", kind="inspection"),
+    ]
+    for rec in records:
+        info = store.record_submission(rec, "run")
+        assert info == store.submission(info.id), rec.sha256
+    assert store.submission_by_sha("b").state == "superseded"  # type: ignore[union-attr]
+
+
 def test_supersede_compares_instants_across_utc_offsets(store: Store) -> None:
     beijing = timezone(timedelta(hours=8))
     store.record_submission(record("bj", received_at=datetime(2014, 6, 3, 10, tzinfo=beijing)), "r")

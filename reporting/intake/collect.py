@@ -4,6 +4,10 @@ Order per file, so a run killed at any moment loses nothing and the next run com
 read and hash → (duplicate? stop) → check in a sandboxed worker → archive the original (fsynced,
 verified by hash) → write feedback → record the submission in one store transaction. The store
 records a sha only in that last step, so an interrupted file is simply processed again.
+
+One set of workers serves the whole run: the parent reads and hashes each file just before a
+worker can take it, and records the outcomes strictly in inbox order as they come back, so the
+store's work overlaps with the workers' parsing and the result does not depend on timing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import os
 import pickle
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +26,9 @@ from typing import Any
 
 from reporting.errors import ReportingError
 from reporting.findings import Finding, make
+from reporting.forms.layout import INSTRUCTIONS, META
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
-from reporting.inspection.sheet import FORM_KIND_INSPECTION
+from reporting.inspection.sheet import FACTS, FORM_KIND_INSPECTION
 from reporting.intake.feedback import (
     build_feedback,
     chat_text,
@@ -41,8 +47,12 @@ from reporting.store import Store, SubmissionRecord
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
-BATCH = 256  # files held in memory at once
+WINDOW = 256  # files read ahead of the oldest one still being checked (held in memory)
+PREFETCH = 1  # tasks queued behind each worker's current one, so it never waits for us
 FEEDBACK_DIR = "feedback"
+# Sheets whose formulas are the tool's own: the reader does not look for uncalculated formulas
+# or error cells there (validation reports neither on them).
+OWN_SHEETS = frozenset({INSTRUCTIONS, META, FACTS})
 _EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
 
 
@@ -191,7 +201,7 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
             ),
             None,
         )
-    read = read_workbook(data, source.display)
+    read = read_workbook(data, source.display, own_sheets=OWN_SHEETS)
     check = None
     if read.ok and read.book is not None:
         check = check_workbook(read.book, ctx.intake)
@@ -200,11 +210,20 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
     if ctx.archive is not None:
         unit = check.unit_code if check else None
         period = check.period if check else None
-        archived = archive_original(ctx.archive, data, sha, source.kind or "unknown", unit, period)
+        kind = _exact_kind(source.kind, read.kind)
+        archived = archive_original(ctx.archive, data, sha, kind, unit, period)
     feedback = None
     if ctx.feedback is not None and check is not None:
         feedback = write_feedback(ctx.feedback, check, ctx.intake, source.display, ctx.received_at)
     return _Checked(read, check, archived, feedback)
+
+
+def _exact_kind(scanned: str, read: str) -> str:
+    """The file's format for the store and the archive: the inbox scan's, except that the scan
+    tells ``.xlsx`` from ``.xlsm`` by member names only and the reader decides exactly."""
+    if scanned in ("xlsx", "xlsm") and read in ("xlsx", "xlsm"):
+        return read
+    return scanned or "unknown"
 
 
 def write_feedback(
@@ -232,13 +251,34 @@ def write_feedback(
 def archive_original(
     archive: Path, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
 ) -> Path:
-    """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified by hash."""
+    """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified by hash.
+
+    Written to a temporary file in the same folder, fsynced, read back through the same
+    descriptor and checked against ``sha``, then renamed into place: the name never shows
+    anything but the verified bytes. An existing file is kept only if its bytes match.
+    """
     ext = _EXT.get(kind, "bin")
     path = archive / (period or "未识别") / (unit or "未识别") / f"{sha}.{ext}"
-    if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
-        atomic_write_bytes(path, data)
-        if hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.lseek(fd, 0, os.SEEK_SET)
+            back = os.read(fd, len(data) + 1)
+        finally:
+            os.close(fd)
+        if hashlib.sha256(back).hexdigest() != sha:
             raise ReportingError(f"存档 {path} 校验失败，磁盘可能有问题；已停止，收件箱未改动")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -299,10 +339,7 @@ def collect(
             if progress:
                 progress(done, total)
             with SourceReader() as reader:
-                for start in range(0, len(candidates), BATCH):
-                    done = run.batch(
-                        reader, candidates[start : start + BATCH], workers, progress, done, total
-                    )
+                run.process(reader, candidates, workers, progress, done, total)
         if not dry_run:
             result.notices = run.write_notices()
             _name_duplicates(store, result)
@@ -340,6 +377,27 @@ def _known_plans(store: Store, current: Plan) -> dict[str, Plan]:
         if parsed.valid and parsed.plan.version == version:
             plans[version] = parsed.plan
     return plans
+
+
+@dataclass
+class _Entry:
+    """One candidate on its way to the store: skipped (``unavailable``), a duplicate, or checked
+    by a worker (``outcome``)."""
+
+    source: Source
+    sha: str | None = None
+    data: bytes = b""
+    unavailable: str | None = None
+    duplicate_of: str | None = None
+    outcome: Outcome[_Checked] | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return (
+            self.unavailable is not None
+            or self.duplicate_of is not None
+            or self.outcome is not None
+        )
 
 
 class _Run:
@@ -398,69 +456,80 @@ class _Run:
                 detail=f"same bytes as {of}",
             )
 
-    # ---- a batch of candidates
-    def batch(
+    # ---- the candidates, through the workers, recorded in inbox order
+    def process(
         self,
         reader: SourceReader,
-        sources: list[Source],
+        candidates: list[Source],
         workers: int | None,
         progress: Progress | None,
         done: int,
         total: int,
-    ) -> int:
-        tasks: list[tuple[Source, str, str]] = []
-        todo: list[tuple[Source, str, bytes]] = []
-        for source in sources:
-            try:
-                data = reader.read(source)
-            except SourceUnavailable as exc:
-                self.skip(source, str(exc))
-                done += 1
-                continue
-            sha = hashlib.sha256(data).hexdigest()
-            if sha in self.seen:
-                self.duplicate(source, sha, self.seen[sha])
-                done += 1
-                continue
-            prior = self.store.submission_by_sha(sha)
-            if prior is not None:
-                self.duplicate(source, sha, prior.original_path or prior.original_name)
-                done += 1
-                continue
-            self.seen[sha] = source.display
-            tasks.append((source, sha, self.context_path))
-            todo.append((source, sha, data))
-        if progress:
-            progress(done, total)
+    ) -> None:
+        waiting: deque[_Entry] = deque()  # not yet recorded, in inbox order
+        checking: dict[int, _Entry] = {}  # by task index
         counter = [done]
-        finished: dict[int, Outcome[_Checked]] = {}
-        recorded = [0]
 
         def flush() -> None:
-            # Record in inbox order as soon as the next file's check is back, so the store and
+            # Record in inbox order as soon as the next file is resolved, so the store and
             # archive work overlaps with the workers' parsing and the order stays deterministic.
-            while recorded[0] in finished:
-                i = recorded[0]
-                source, sha, data = todo[i]
-                self.record(source, sha, data, finished.pop(i))
-                recorded[0] += 1
+            while waiting and waiting[0].resolved:
+                entry = waiting.popleft()
+                if entry.unavailable is not None:
+                    self.skip(entry.source, entry.unavailable)
+                elif entry.duplicate_of is not None:
+                    assert entry.sha is not None
+                    self.duplicate(entry.source, entry.sha, entry.duplicate_of)
+                else:
+                    assert entry.sha is not None and entry.outcome is not None
+                    self.record(entry.source, entry.sha, entry.data, entry.outcome)
+                counter[0] += 1
+                if progress:
+                    progress(counter[0], total)
+
+        def tasks() -> Iterator[tuple[Source, str, str]]:
+            for source in candidates:
+                entry = _Entry(source)
+                waiting.append(entry)
+                try:
+                    data = reader.read(source)
+                except SourceUnavailable as exc:
+                    entry.unavailable = str(exc)
+                    continue
+                entry.sha = sha = hashlib.sha256(data).hexdigest()
+                if sha in self.seen:
+                    entry.duplicate_of = self.seen[sha]
+                    continue
+                prior = self.store.submission_by_sha(sha)
+                if prior is not None:
+                    entry.duplicate_of = prior.original_path or prior.original_name
+                    continue
+                self.seen[sha] = source.display
+                entry.data = data
+                checking[len(checking)] = entry
+                yield (source, sha, self.context_path)
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
-            counter[0] += 1
-            finished[index] = outcome
+            checking[index].outcome = outcome
             flush()
-            if progress:
-                progress(counter[0], total)
 
-        if tasks:
-            run_isolated(_check_task, tasks, workers=workers or os.cpu_count() or 1, on_done=tick)
+        run_isolated(
+            _check_task,
+            tasks(),
+            workers=workers or os.cpu_count() or 1,
+            on_done=tick,
+            prefetch=PREFETCH,
+            window=WINDOW,
+        )
         flush()
-        return counter[0]
+        assert not waiting
 
     def record(self, source: Source, sha: str, data: bytes, outcome: Outcome[_Checked]) -> None:
         received = self.received_at
         check: FormCheck | None = None
         kind = source.kind or "unknown"
+        if outcome.ok and outcome.result is not None:
+            kind = _exact_kind(kind, outcome.result.read.kind)
         if not outcome.ok or outcome.result is None:
             findings: tuple[Finding, ...] = (
                 make("unreadable", f"{outcome.message or '解析失败'}。请重新保存为 .xlsx 后再发送"),

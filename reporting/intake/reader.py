@@ -43,9 +43,10 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import IO, Any, Final, Literal
@@ -135,16 +136,29 @@ class ReadResult:
         return self.book is not None
 
 
-def read_workbook(data: bytes, name: str = "", *, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    """Read a workbook from its bytes. ``name`` (the display name) is only used in ``detail``."""
+def read_workbook(
+    data: bytes,
+    name: str = "",
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    own_sheets: Collection[str] = (),
+) -> ReadResult:
+    """Read a workbook from its bytes. ``name`` (the display name) is only used in ``detail``.
+
+    ``own_sheets`` names sheets whose formulas are the tool's own (a form's instructions and
+    metadata): formulas without a cached value and error cells are not looked for there (their
+    values still read as ``None``, never 0), which spares the byte search over the sheet that
+    has the most formulas. Their prolog, size, CRC and extent are checked like every sheet's.
+    """
     if not data.startswith(b"PK"):
         kind = sniff(data)
         if kind in ("xls", "ole"):
             return _read_calamine(data, kind, None, name)
         return _kind_failure(kind, name)
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        zf = _MemoryZip(data)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: a directory entry claiming a zip version from the future
         return _exception_failure(exc).result("damaged", name)
     with zf:
         refusal = _check_directory(zf, limits)  # before anything is decompressed
@@ -153,7 +167,7 @@ def read_workbook(data: bytes, name: str = "", *, limits: Limits = DEFAULT_LIMIT
         kind = zip_kind(zf)
         if kind not in ("xlsx", "xlsm"):
             return _kind_failure(kind, name)
-        scan = _scan_ooxml(zf, limits)
+        scan = _scan_ooxml(zf, limits, frozenset(own_sheets))
     if isinstance(scan, _Failure):
         return scan.result(kind, name)
     return _read_calamine(data, kind, scan, name)
@@ -167,13 +181,25 @@ def read_workbook_task(task: tuple[bytes, str]) -> ReadResult:
 
 def split_ref(ref: str) -> tuple[int, int]:
     """``"B7"`` → ``(7, 2)`` (1-based row, column). Raises ``ValueError`` if malformed."""
+    found = _REFS.get(ref)
+    if found is not None:
+        return found
     match = _REF.fullmatch(ref.replace("$", ""))
     if not match:
         raise ValueError(f"not an A1 reference: {ref!r}")
     col = 0
     for ch in match.group(1).upper():
         col = col * 26 + ord(ch) - 64
-    return int(match.group(2)), col
+    found = int(match.group(2)), col
+    if len(_REFS) >= _REFS_MAX:  # a hostile sheet's many distinct references
+        _REFS.clear()
+    _REFS[ref] = found
+    return found
+
+
+# Validation looks up the same few hundred cells in every form of a run.
+_REFS: dict[str, tuple[int, int]] = {}
+_REFS_MAX = 4096
 
 
 def cell_ref(row: int, col: int) -> str:
@@ -302,6 +328,64 @@ def _exception_failure(exc: BaseException) -> _Failure:
     return _Failure("unreadable", f"文件无法解析（内容有误或已损坏），{_RESEND}", detail)
 
 
+# --- the zip, in memory ----------------------------------------------------------------------
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # signature ... name length, extra length
+
+
+class _MemoryZip(zipfile.ZipFile):
+    """A zip whose bytes are in memory. :meth:`read` decompresses a stored or deflated member
+    straight from those bytes with :mod:`zlib`, making the checks :mod:`zipfile` makes (local
+    header signature and name, at most the declared size, CRC-32) without its per-member file
+    objects (~15 µs a member, a dozen members a form). Anything else (other methods, flags,
+    passwords) and :meth:`open` go through :mod:`zipfile` itself."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self._bytes = memoryview(data)
+
+    def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        if (
+            pwd is not None
+            or info.flag_bits & 0x61  # encrypted, patched, strongly encrypted
+            or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+        ):
+            return super().read(name, pwd)
+        at = info.header_offset
+        if at < 0:
+            raise ValueError("negative seek value")  # as zipfile's seek
+        header = self._bytes[at : at + _LOCAL_HEADER.size]
+        if len(header) != _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("Truncated file header")
+        signature, _, _, flags, *_, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        if signature != b"PK\x03\x04":
+            raise zipfile.BadZipFile("Bad magic number for file header")
+        start = at + _LOCAL_HEADER.size
+        raw_name = bytes(self._bytes[start : start + name_len])
+        if raw_name.decode("utf-8" if flags & 0x800 else "cp437") != info.orig_filename:
+            raise zipfile.BadZipFile(
+                f"File name in directory {info.orig_filename!r} and header {raw_name!r} differ."
+            )
+        start += name_len + extra_len
+        raw = self._bytes[start : start + info.compress_size]
+        cut = len(raw) < info.compress_size  # the file ends first
+        if info.file_size == 0:
+            out = b""  # (max_length 0 would mean no limit)
+        elif info.compress_type == zipfile.ZIP_STORED:
+            out = bytes(raw[: info.file_size])
+            if cut and len(out) < info.file_size:
+                raise EOFError
+        else:  # never more than the declared size, whatever the stream holds
+            stream = zlib.decompressobj(-15)
+            out = stream.decompress(raw, info.file_size)
+            if cut and len(out) < info.file_size and not stream.eof:
+                raise EOFError
+        if zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return out
+
+
 # --- the XML pass over .xlsx/.xlsm -----------------------------------------------------------
 
 _MAIN_NS = (
@@ -334,6 +418,12 @@ class _SheetScan:
     raw_rows: dict[int, list[_RawCell]] = field(default_factory=dict)  # rows holding formulas
     recovered: dict[tuple[int, int], Value] = field(default_factory=dict)  # (row, col) 1-based
 
+    def forget_cells(self) -> None:
+        """Keep the extent checks only (a sheet whose formulas are the tool's own)."""
+        self.formulas.clear()
+        self.errors.clear()
+        self.raw_rows.clear()
+
 
 class _UnsafeXml(Exception):
     pass
@@ -346,10 +436,12 @@ class _TooLarge(Exception):
         self.ref = ref
 
 
-def _scan_ooxml(zf: zipfile.ZipFile, limits: Limits) -> dict[str, _SheetScan] | _Failure:
+def _scan_ooxml(
+    zf: zipfile.ZipFile, limits: Limits, own: frozenset[str] = frozenset()
+) -> dict[str, _SheetScan] | _Failure:
     """The XML pass, after the directory checks: DTD refusal, then per worksheet its extent,
     formulas without a cached value, error cells, and the decoded raw cells of rows holding
-    such a formula. Returns the scans by sheet name."""
+    such a formula (not in the ``own`` sheets). Returns the scans by sheet name."""
     from lxml import etree
 
     try:
@@ -358,7 +450,10 @@ def _scan_ooxml(zf: zipfile.ZipFile, limits: Limits) -> dict[str, _SheetScan] | 
             info = parts.get(key)
             if info is not None and _prolog_has_doctype(zf, info):
                 return _unsafe_xml(info.filename)
-        return _scan_parts(zf, parts, limits)
+        shared = parts.get("xl/sharedstrings.xml")
+        if shared is not None and shared.file_size > _TEXT_NODE_MAX:
+            _parse_through(zf, shared)
+        return _scan_parts(zf, parts, limits, own)
     except _UnsafeXml as exc:
         return _unsafe_xml(str(exc))
     except _TooLarge as exc:
@@ -379,6 +474,28 @@ def _scan_ooxml(zf: zipfile.ZipFile, limits: Limits) -> dict[str, _SheetScan] | 
         etree.XMLSyntaxError,
     ) as exc:
         return _exception_failure(exc)
+
+
+#: libxml2's limit on one text node without ``huge_tree``.
+_TEXT_NODE_MAX = 10_000_000
+
+
+def _parse_through(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Stream a part through lxml for its checks alone: a shared-strings part large enough to
+    hold a text node over :data:`_TEXT_NODE_MAX` is refused like every part parsed here, whether
+    or not a formula without a cached value makes the XML pass decode the shared strings."""
+    from lxml import etree
+
+    with zf.open(info) as fh:
+        for _, elem in etree.iterparse(
+            fh,
+            events=("end",),
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
+            load_dtd=False,
+        ):
+            elem.clear()
 
 
 #: Parts calamine parses that the XML pass does not parse itself: their prologs are checked for
@@ -463,40 +580,85 @@ def _safe_parser() -> Any:
 
 
 def _parse_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo):  # type: ignore[no-untyped-def]
+    return _parse_xml(zf.read(info), info.filename)
+
+
+def _parse_xml(data: bytes, part: str):  # type: ignore[no-untyped-def]
     from lxml import etree
 
-    root = etree.fromstring(zf.read(info), _safe_parser())
+    root = etree.fromstring(data, _safe_parser())
     if root.getroottree().docinfo.doctype:
-        raise _UnsafeXml(info.filename)
+        raise _UnsafeXml(part)
     return root
 
 
-def _scan_parts(
-    zf: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo], limits: Limits
-) -> dict[str, _SheetScan]:
-    workbook = _parse_small(zf, parts["xl/workbook.xml"])
+@dataclass(frozen=True)
+class _BookParts:
+    """What the XML pass needs from ``workbook.xml`` and its relationships."""
+
+    sheets: tuple[tuple[str, str], ...]  # (sheet name, part) of the worksheets, in order
+    date1904: bool
+
+
+# Every form a run collects shares its workbook.xml and relationships byte for byte: parsed
+# once, looked up by those exact bytes (bounded, for many distinct hostile files).
+_BOOKS: dict[tuple[bytes, bytes], _BookParts] = {}
+_BOOKS_MAX = 64
+
+
+def _book_parts(zf: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo]) -> _BookParts:
+    workbook_info = parts["xl/workbook.xml"]
+    rels_info = parts.get("xl/_rels/workbook.xml.rels")
+    key = (zf.read(workbook_info), zf.read(rels_info) if rels_info is not None else b"")
+    found = _BOOKS.get(key)
+    if found is not None:
+        return found
+    workbook = _parse_xml(key[0], workbook_info.filename)
     ns = workbook.nsmap.get(None) or _MAIN_NS[0]
     targets: dict[str, str] = {}
-    rels_info = parts.get("xl/_rels/workbook.xml.rels")
+    worksheet_rels: set[str] = set()
     if rels_info is not None:
-        for rel in _parse_small(zf, rels_info).iter(f"{{{_PKG_REL_NS}}}Relationship"):
+        rels = _parse_xml(key[1], rels_info.filename)
+        for rel in rels.iter(f"{{{_PKG_REL_NS}}}Relationship"):
             target = rel.get("Target", "")
             target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             targets[rel.get("Id", "")] = posixpath.normpath(target).lower()
-    scans: dict[str, _SheetScan] = {}
+            # calamine reads a sheet as a worksheet by its relationship's type, wherever the
+            # part lies (xl/worksheets/ is only the usual place)
+            if rel.get("Type", "").lower().endswith("worksheet"):
+                worksheet_rels.add(rel.get("Id", ""))
+    sheets: list[tuple[str, str]] = []
     for sheet in workbook.iter(f"{{{ns}}}sheet"):
         rid = next((sheet.get(f"{{{r}}}id") for r in _REL_NS if sheet.get(f"{{{r}}}id")), None)
         part = targets.get(rid or "", "")
+        if rid in worksheet_rels or "/worksheets/" in f"/{part}":  # not chart or dialog sheets
+            sheets.append((sheet.get("name", ""), part))
+    pr = workbook.find(f"{{{ns}}}workbookPr")
+    date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
+    found = _BookParts(tuple(sheets), date1904)
+    if len(_BOOKS) >= _BOOKS_MAX:
+        _BOOKS.clear()
+    _BOOKS[key] = found
+    return found
+
+
+def _scan_parts(
+    zf: zipfile.ZipFile,
+    parts: dict[str, zipfile.ZipInfo],
+    limits: Limits,
+    own: frozenset[str] = frozenset(),
+) -> dict[str, _SheetScan]:
+    book = _book_parts(zf, parts)
+    scans: dict[str, _SheetScan] = {}
+    for name, part in book.sheets:
         info = parts.get(part)
-        if info is None or "/worksheets/" not in f"/{part}":
-            continue  # chart or dialog sheets; a missing part is calamine's to report
-        scan = _SheetScan(sheet.get("name", ""))
-        _scan_sheet(zf, info, scan, limits)
+        if info is None:
+            continue  # a missing part is calamine's to report
+        scan = _SheetScan(name)
+        _scan_sheet(zf, info, scan, limits, cells=scan.name not in own)
         scans.setdefault(scan.name, scan)
     if any(scan.raw_rows for scan in scans.values()):
-        pr = workbook.find(f"{{{ns}}}workbookPr")
-        date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
-        _decode_raw_rows(zf, parts, scans.values(), date1904)
+        _decode_raw_rows(zf, parts, scans.values(), book.date1904)
     return scans
 
 
@@ -509,19 +671,27 @@ _ERROR_CELL = re.compile(rb"\st\s*=\s*[\"']e[\"']")
 
 
 def _scan_sheet(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _SheetScan, limits: Limits
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    scan: _SheetScan,
+    limits: Limits,
+    *,
+    cells: bool = True,
 ) -> None:
     """Triage a worksheet cheaply, and parse it only when something needs it.
 
     * Extent: the ``<dimension>`` element every office suite writes is trusted when it is
       within the limits (a file that lies about it can still kill calamine: the sandbox
       catches that). When it is missing or too large, the real cells are measured.
-    * Formulas without a cached value and error cells: byte patterns first (C speed, no tree);
-      only a sheet that has some is parsed with lxml to find exactly which cells.
+    * Formulas without a cached value and error cells (only when ``cells``): byte patterns
+      first (C speed, no tree); only a sheet that has some is parsed with lxml to find exactly
+      which cells.
     """
     if info.file_size > limits.fast_scan_max_bytes:
         with zf.open(info) as fh:
             _scan_sheet_streaming(fh, info.filename, scan, limits)
+        if not cells:
+            scan.forget_cells()
         return
     data = zf.read(info)
     if _head_has_doctype(data):
@@ -529,10 +699,12 @@ def _scan_sheet(
     dimension = _DIMENSION.search(data, 0, 4096)
     extent = _parse_dimension(dimension.group(1)) if dimension else None
     trusted = extent is not None and not _too_large(*extent, limits)
-    needs_cells = _may_have_formula_without_value(data) or _may_have_error_cell(data)
+    needs_cells = cells and (_may_have_formula_without_value(data) or _may_have_error_cell(data))
     if trusted and (not needs_cells or _scan_sheet_tree(data, info.filename, scan)):
         return
     _scan_sheet_streaming(io.BytesIO(data), info.filename, scan, limits)
+    if not cells:
+        scan.forget_cells()
 
 
 def _may_have_formula_without_value(data: bytes) -> bool:

@@ -8,8 +8,9 @@ keeps those failures away from the caller:
 * each worker's address space is capped with ``RLIMIT_AS`` (``memory_mb``): a Python
   ``MemoryError`` becomes the outcome ``"memory"``; a native allocation failure usually aborts
   the worker, which becomes ``"crashed"``;
-* the parent tracks when each task was handed out; a worker still busy after ``timeout_s`` is
-  killed (SIGKILL) and replaced, its task recorded as ``"timeout"``;
+* the parent tracks when each task began (handed to an idle worker, or the task before it in
+  that worker's queue ended); a worker still busy with one task after ``timeout_s`` is killed
+  (SIGKILL) and replaced, its task recorded as ``"timeout"``;
 * a worker that dies (abort, segfault, kill, ``os._exit``) has its current task recorded as
   ``"crashed"`` and is replaced; the rest of the batch goes on;
 * any other exception raised by the function becomes ``"error"`` with its repr in ``detail``
@@ -35,14 +36,17 @@ default 500 MB refuses only absurd files.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
+import selectors
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, Literal, TypeVar
 
 from reporting.errors import ReportingError
@@ -76,7 +80,7 @@ class Outcome(Generic[R]):
 
 def run_isolated(
     fn: Callable[[T], R],
-    tasks: Sequence[T],
+    tasks: Iterable[T],
     *,
     workers: int = os.cpu_count() or 1,
     memory_mb: int = 500,
@@ -84,6 +88,8 @@ def run_isolated(
     on_done: Callable[[int, Outcome[R]], None] | None = None,
     start_method: str | None = None,
     quiet: bool = True,
+    prefetch: int = 0,
+    window: int | None = None,
 ) -> list[Outcome[R]]:
     """Run ``fn(task)`` for every task in worker processes; outcomes in input order.
 
@@ -92,13 +98,24 @@ def run_isolated(
     called in the caller's process as each task finishes (in completion order), e.g. to advance
     a progress bar. ``quiet`` sends the workers' stderr to ``/dev/null`` (a native crash prints
     a backtrace there).
+
+    ``tasks`` may be any iterable: it is consumed lazily, one task when a worker can take it, so
+    a generator can read each input just before it is needed and the whole run uses one set of
+    workers. ``prefetch`` queues up to that many further small tasks (pickled size up to
+    :data:`PREFETCH_MAX_BYTES`) behind the one a busy worker is running, so it never waits for
+    the caller between tasks; a queued task's time limit starts when the task before it ends,
+    and a task queued behind one that crashed or timed out is handed out again, not blamed.
+    ``window`` bounds how far the tasks handed out may run ahead of the oldest unfinished one
+    (the caller then holds at most that many results waiting for an earlier one).
     """
-    if not tasks:
+    source = iter(tasks)
+    first = list(itertools.islice(source, max(1, workers)))
+    if not first:
         return []
     ctx = _context(start_method, fn)
-    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, len(tasks))
+    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, max(0, prefetch), window)
     try:
-        pool.run(tasks, max(1, min(workers, len(tasks))))
+        pool.run(itertools.chain(first, source), len(first))
     except BaseException:
         pool.kill_all()
         raise
@@ -209,19 +226,31 @@ class _Worker:
         finally:
             child_conn.close()  # only the child holds it now: its death gives us EOF
         self.ready = False
-        self.index: int | None = None  # the task it is working on
-        self.started = time.monotonic()  # when it was started, then when its task was sent
+        # Tasks sent and not answered, in the order the worker runs them: (index, task). The
+        # first is running; the others wait in the pipe.
+        self.queue: deque[tuple[int, Any]] = deque()
+        self.started = time.monotonic()  # when it was started, then when its first task began
+        self.gone = False  # a send failed: it is dead, the selector will report it
+
+    @property
+    def index(self) -> int | None:
+        """The task it is working on."""
+        return self.queue[0][0] if self.queue else None
 
     @property
     def waiting_on(self) -> bool:
-        return not self.ready or self.index is not None
+        return not self.ready or bool(self.queue)
 
-    def send(self, index: int, task: Any) -> bool:
-        self.index, self.started = index, time.monotonic()
+    def send(self, index: int, task: Any, payload: bytes) -> bool:
+        """Hand a task over; ``False`` (and nothing queued) if the worker is gone."""
         try:
-            self.conn.send((index, task))
+            self.conn.send_bytes(payload)
         except (OSError, EOFError):
+            self.gone = True
             return False
+        if not self.queue:
+            self.started = time.monotonic()
+        self.queue.append((index, task))
         return True
 
     def stop(self, *, kill: bool) -> None:
@@ -248,6 +277,12 @@ class _Worker:
         return f"worker exited with code {code}"
 
 
+#: A task is queued behind a running one only if it pickles to at most this many bytes, so the
+#: queued tasks always fit in the pipe's buffer (64 KiB on Linux, 16 KiB at least on macOS):
+#: sending one can then never block while the worker is itself blocked sending a large result.
+PREFETCH_MAX_BYTES = 4096
+
+
 class _Pool:
     def __init__(
         self,
@@ -257,42 +292,75 @@ class _Pool:
         timeout_s: float,
         quiet: bool,
         on_done: Callable[[int, Outcome[Any]], None] | None,
-        size: int,
+        prefetch: int,
+        window: int | None,
     ) -> None:
         self.ctx, self.fn, self.memory_mb, self.quiet = ctx, fn, memory_mb, quiet
         self.timeout_s = timeout_s
         self.on_done = on_done
-        self.results: list[Outcome[Any] | None] = [None] * size
+        self.prefetch = prefetch
+        self.window = window
+        self.results: list[Outcome[Any] | None] = []
         self.workers: list[_Worker] = []
-        self.remaining = size
+        # Every worker's pipe and process sentinel, registered once (not per wait).
+        self.selector = selectors.DefaultSelector()
+        # Tasks taken from the caller and not yet sent (or taken back from a dead worker),
+        # with their pickled form.
+        self.pending: deque[tuple[int, Any, bytes]] = deque()
+        self.unfinished = 0  # tasks taken and without an outcome
+        self.attempts: dict[int, int] = {}  # sends that failed, by task index
+        self.oldest = 0  # no task before this index is unfinished
 
-    def run(self, tasks: Sequence[Any], count: int) -> None:
-        pending = deque(range(len(tasks)))
+    def run(self, tasks: Iterator[Any], count: int) -> None:
         for _ in range(count):
-            self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
-        while self.remaining:
-            for worker in list(self.workers):
-                if worker.ready and worker.index is None and pending:
-                    if worker.process.exitcode is not None:  # died while idle: not the task's fault
-                        self._replace(worker)
+            self._start()
+        exhausted = False
+
+        def take() -> tuple[int, Any, bytes] | None:
+            nonlocal exhausted
+            if self.pending:
+                return self.pending.popleft()
+            if exhausted:
+                return None
+            index = len(self.results)
+            if self.window is not None and index - self._oldest_unfinished() >= self.window:
+                return None
+            try:
+                task = next(tasks)
+            except StopIteration:
+                exhausted = True
+                return None
+            self.results.append(None)
+            self.unfinished += 1
+            return index, task, bytes(ForkingPickler.dumps((index, task)))
+
+        while True:
+            # Every idle worker gets a task first; then, once all are started and busy, each
+            # may get ``prefetch`` more small ones queued behind the running one.
+            for depth in range(1 + self.prefetch):
+                if depth and not all(w.ready for w in self.workers):
+                    break
+                for worker in list(self.workers):
+                    if not worker.ready or worker.gone or len(worker.queue) != depth:
                         continue
-                    index = pending.popleft()
-                    if not worker.send(index, tasks[index]):
-                        self._finish(worker, "crashed", None, "worker gone before the task")
-                        self._replace(worker)
-            watched = [w for w in self.workers if w.waiting_on]
-            ready = set(
-                wait(
-                    [w.conn for w in watched] + [w.process.sentinel for w in watched],
-                    timeout=max(
-                        0.0,
-                        min((self._deadline(w) for w in watched), default=0.0) - time.monotonic(),
-                    ),
-                )
-            )
-            for worker in watched:
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    self._collect(worker)
+                    item = take()
+                    if item is None:
+                        break
+                    if depth and len(item[2]) > PREFETCH_MAX_BYTES:
+                        self.pending.appendleft(item)
+                    elif not worker.send(*item):
+                        self._undelivered(item)
+            if exhausted and not self.pending and not self.unfinished:
+                return
+            deadline = min((self._deadline(w) for w in self.workers if w.waiting_on), default=0.0)
+            events = self.selector.select(max(0.0, deadline - time.monotonic()))
+            readable: dict[_Worker, bool] = {}  # worker -> whether its pipe is readable
+            for key, _ in events:
+                worker = key.data
+                readable[worker] = readable.get(worker, False) or key.fileobj is worker.conn
+            for worker, pipe in readable.items():
+                if worker in self.workers:  # not replaced meanwhile
+                    self._collect(worker, pipe)
             now = time.monotonic()
             for worker in list(self.workers):
                 if worker.waiting_on and now >= self._deadline(worker):
@@ -302,25 +370,42 @@ class _Pool:
                     self._finish(worker, "timeout", None, f"over {self.timeout_s:g} s")
                     self._replace(worker)
 
+    def _undelivered(self, item: tuple[int, Any, bytes]) -> None:
+        """A task whose worker died before taking it goes to another worker; a task that no
+        worker could take three times is recorded as crashed."""
+        index = item[0]
+        self.attempts[index] = tries = self.attempts.get(index, 0) + 1
+        if tries < 3:
+            self.pending.appendleft(item)
+        else:
+            self._record(index, "crashed", None, "worker gone before the task", 0.0)
+
+    def _oldest_unfinished(self) -> int:
+        while self.oldest < len(self.results) and self.results[self.oldest] is not None:
+            self.oldest += 1
+        return self.oldest
+
     def _deadline(self, worker: _Worker) -> float:
         return worker.started + (self.timeout_s if worker.ready else _START_TIMEOUT_S)
 
-    def _collect(self, worker: _Worker) -> None:
-        """Take a worker's message (ready, or a task's reply), or record its death."""
-        try:
-            if worker.conn.poll():
+    def _collect(self, worker: _Worker, pipe: bool) -> None:
+        """Take one message from a worker whose pipe is readable (ready, or a task's reply;
+        more are read on the next rounds), or record its death."""
+        if pipe:
+            try:
                 message = worker.conn.recv()
+            except (EOFError, OSError):
+                pass  # the pipe closed: the worker is gone
+            else:
                 if message == _READY:
                     worker.ready = True
-                    return
-                index, status, result, detail = message
-                if index == worker.index:
-                    self._finish(worker, status, result, detail)
-                if worker.process.exitcode is None:
-                    return
-        except (EOFError, OSError):
-            pass
-        # The pipe closed or the process ended: the worker is gone.
+                else:
+                    index, status, result, detail = message
+                    if index == worker.index:
+                        self._finish(worker, status, result, detail)
+                return
+        elif worker.conn.poll():  # the process ended: read what it sent before, first
+            return
         worker.process.join(timeout=5)
         if not worker.ready:
             raise SandboxError(f"无法启动解析子进程（{worker.death()}），请检查运行环境")
@@ -329,15 +414,35 @@ class _Pool:
         self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:
+        """A new worker instead of ``worker``; the tasks queued behind the one it was running
+        (already recorded) are handed out again."""
+        for index, task in reversed(worker.queue):
+            self.pending.appendleft((index, task, bytes(ForkingPickler.dumps((index, task)))))
+        worker.queue.clear()
+        self._retire(worker, kill=True)
+        self._start()
+
+    def _start(self) -> None:
+        worker = _Worker(self.ctx, self.fn, self.memory_mb, self.quiet)
+        self.workers.append(worker)
+        self.selector.register(worker.conn, selectors.EVENT_READ, worker)
+        self.selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
+
+    def _retire(self, worker: _Worker, *, kill: bool) -> None:
         self.workers.remove(worker)
-        worker.stop(kill=True)
-        self.workers.append(_Worker(self.ctx, self.fn, self.memory_mb, self.quiet))
+        self.selector.unregister(worker.conn)
+        self.selector.unregister(worker.process.sentinel)
+        worker.stop(kill=kill)
 
     def _finish(self, worker: _Worker, status: str, result: Any, detail: str | None) -> None:
-        index = worker.index
-        assert index is not None
-        worker.index = None
+        index, _ = worker.queue.popleft()
         seconds = time.monotonic() - worker.started
+        worker.started = time.monotonic()  # the next queued task begins now
+        self._record(index, status, result, detail, seconds)
+
+    def _record(
+        self, index: int, status: str, result: Any, detail: str | None, seconds: float
+    ) -> None:
         if status == "ok":
             outcome: Outcome[Any] = Outcome(index, True, result, seconds=seconds)
         else:
@@ -350,7 +455,7 @@ class _Pool:
                 seconds=seconds,
             )
         self.results[index] = outcome
-        self.remaining -= 1
+        self.unfinished -= 1
         if self.on_done is not None:
             self.on_done(index, outcome)
 
@@ -370,7 +475,8 @@ class _Pool:
 
     def close(self) -> None:
         while self.workers:
-            self.workers.pop().stop(kill=False)
+            self._retire(self.workers[-1], kill=False)
+        self.selector.close()
 
     def outcomes(self) -> list[Outcome[Any]]:
         missing = [i for i, o in enumerate(self.results) if o is None]

@@ -7,7 +7,11 @@ reading as little as possible:
 
 * plain files (PDF, images, HTML, CSV, text, empty): the first few KiB only;
 * zip files: the central directory only (the member list), plus ``[Content_Types].xml`` when it
-  is small, to tell ``.xlsm`` from ``.xlsx``: no other member is decompressed;
+  is small, to tell ``.xlsm`` from ``.xlsx``: no other member is decompressed. With
+  ``quick=True`` a workbook is told from its member names alone (``xl/workbook.xml``; ``.xlsm``
+  when it holds ``xl/vbaProject.bin``), read straight from the directory's bytes: this is what the
+  inbox scan needs (is it a workbook, an archive to expand, or something else?), at a tenth of
+  the cost; the workbook reader later decides exactly;
 * OLE compound files: the header, the directory sectors and the FAT sectors needed to follow
   the directory chain, to find the stream names (``EncryptedPackage``, ``Workbook``,
   ``WordDocument``...).
@@ -78,26 +82,31 @@ _CONTENT_TYPES_MAX = 1 << 20  # read [Content_Types].xml only when it is this sm
 _OLE_MAX_DIR_SECTORS = 512  # bound the directory walk (cycles in a crafted file)
 
 
-def sniff(source: bytes | Path | BinaryIO) -> Kind:
+def sniff(source: bytes | Path | BinaryIO, *, quick: bool = False) -> Kind:
     """Classify ``source``: the whole file's bytes, a path, or a seekable binary stream.
 
     Given a path or a stream, only the bytes needed are read (see the module docstring). Given
-    bytes, they must be the whole file (a zip's directory is at its end).
+    bytes, they must be the whole file (a zip's directory is at its end). ``quick``: see the
+    module docstring (a workbook's ``xlsx``/``xlsm`` from its member names only).
     """
     if isinstance(source, bytes | bytearray | memoryview):
-        return _sniff_stream(io.BytesIO(source))
+        return _sniff_stream(io.BytesIO(source), quick)
     if isinstance(source, Path):
         with source.open("rb") as fh:
-            return _sniff_stream(fh)
-    return _sniff_stream(source)
+            return _sniff_stream(fh, quick)
+    return _sniff_stream(source, quick)
 
 
-def _sniff_stream(fh: BinaryIO) -> Kind:
+def _sniff_stream(fh: BinaryIO, quick: bool = False) -> Kind:
     fh.seek(0)
     head = fh.read(HEAD_BYTES)
     if not head:
         return "empty"
     if head.startswith(_ZIP_SIGNATURES):
+        if quick:
+            names = _zip_names(fh)
+            if names is not None and b"xl/workbook.xml" in names:
+                return "xlsm" if b"xl/vbaproject.bin" in names else "xlsx"
         return _sniff_zip(fh)
     if head.startswith(OLE_SIGNATURE):
         return _sniff_ole(fh)
@@ -130,8 +139,60 @@ def _sniff_zip(fh: BinaryIO) -> Kind:
     try:
         with zipfile.ZipFile(fh) as zf:
             return zip_kind(zf)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error):
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error, NotImplementedError):
         return "damaged"
+
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
+_CD_ENTRY = struct.Struct("<4s6H3L5H2L")  # central directory file header
+_EOCD_MAX_SEARCH = _EOCD.size + 0xFFFF  # the record and the longest comment
+
+
+def _zip_names(fh: BinaryIO) -> set[bytes] | None:
+    """The member names in a zip's central directory as raw bytes (cut at a NUL, ``/``
+    separators, ASCII lower case), parsed without building :class:`zipfile.ZipInfo` objects.
+    An ASCII name such as ``xl/workbook.xml`` is here exactly when :mod:`zipfile` lists it
+    (both decodings it uses keep ASCII as is). ``None`` for anything unusual (Zip64, data
+    before the archive, a comment holding the record's signature, an inconsistent directory):
+    the caller then asks :mod:`zipfile`."""
+    try:
+        size = fh.seek(0, io.SEEK_END)
+        start = max(0, size - _EOCD_MAX_SEARCH)
+        fh.seek(start)
+        tail = fh.read(size - start)
+    except (OSError, ValueError):
+        return None
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or pos + _EOCD.size > len(tail):
+        return None
+    _, disk, cd_disk, on_disk, count, cd_size, cd_offset, comment = _EOCD.unpack_from(tail, pos)
+    if (
+        disk
+        or cd_disk
+        or on_disk != count
+        or pos + _EOCD.size + comment != len(tail)
+        or cd_offset + cd_size != start + pos  # Zip64 markers and prepended data fail here
+    ):
+        return None
+    if cd_offset >= start:
+        directory = tail[cd_offset - start : pos]
+    else:
+        fh.seek(cd_offset)
+        directory = fh.read(cd_size)
+    names: set[bytes] = set()
+    at = 0
+    head = _CD_ENTRY.size
+    for _ in range(count):
+        if at + head > len(directory):
+            return None
+        entry = _CD_ENTRY.unpack_from(directory, at)
+        if entry[0] != b"PK\x01\x02":
+            return None
+        name_len, extra_len, comment_len = entry[10], entry[11], entry[12]
+        raw = directory[at + head : at + head + name_len]
+        names.add(raw.split(b"\x00", 1)[0].replace(b"\\", b"/").lower())
+        at += head + name_len + extra_len + comment_len
+    return names if at == len(directory) else None
 
 
 def zip_kind(zf: zipfile.ZipFile) -> Kind:
@@ -163,8 +224,7 @@ def _small_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> byt
     if info.file_size > limit or info.flag_bits & 0x1:
         return b""
     try:
-        with zf.open(info) as member:
-            return member.read(limit)
+        return zf.read(info)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError):
         return b""
 

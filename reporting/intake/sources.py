@@ -236,7 +236,11 @@ def _open_regular(path: Path) -> BinaryIO:
 
 def _read_regular(path: Path, limit: int) -> bytes:
     with _open_regular(path) as fh:
-        data: bytes = fh.read(limit + 1)
+        # Ask for the size the file has (asking for ``limit`` bytes allocates that much first).
+        size = os.fstat(fh.fileno()).st_size
+        data: bytes = fh.read(min(size, limit) + 1)
+        if size < len(data) <= limit:  # it grew since: read on, up to the limit
+            data += fh.read(limit + 1 - len(data))
     if len(data) > limit:
         raise SourceUnavailable(f"{path.name} 超过 {limit // _MB} MB")
     return data
@@ -316,7 +320,7 @@ class _Scanner:
             yield found.skipped("too-large", _TOO_LARGE)
             return
         with _open_regular(real) as fh:
-            kind = sniff(fh)
+            kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
             if kind == "zip":
                 yield from _expand_archive(fh, replace(found, kind=kind))
                 return
@@ -383,7 +387,7 @@ def _expand_archive(fh: BinaryIO, archive: Source) -> Iterator[Source]:
     try:
         fh.seek(0)
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
         yield archive.skipped(
             "archive-unreadable", f"压缩包无法打开（{type(exc).__name__}），请重新发送"
         )

@@ -33,6 +33,7 @@ from reporting.forms.layout import (
     LedgerSlot,
     a1,
     build_layout,
+    col_letter,
     col_of,
     describe_rule,
     verify,
@@ -341,8 +342,9 @@ def _check_structure(book: RawBook, layout: FormLayout, out: _Collector) -> None
     if has_errors(out.findings):
         return
     diffs: dict[str, list[str]] = {}
+    sheets = book.sheets
     for (sheet, ref), expected in layout.locked_cells().items():
-        actual = clean_text(book.sheets[sheet].cell(ref))
+        actual = clean_text(sheets[sheet].cell(ref))
         if actual != expected:
             diffs.setdefault(sheet, []).append(
                 f"{ref} 应为“{expected or '（空）'}”，现为“{actual or '（空）'}”"
@@ -448,23 +450,24 @@ def _int_value(
     return int(number)
 
 
+_ACTIVITY_INPUTS = {
+    key: (col_of(ACTIVITY_COLUMNS, key), col_letter(col_of(ACTIVITY_COLUMNS, key)))
+    for key in ("status", "count", "done_date", "participants", "form", "evidence", "note")
+}
+
+
 def _check_activities(
     sheet: RawSheet, layout: FormLayout, out: _Collector, skip: set[tuple[str, str]]
 ) -> list[ActivityRow]:
-    def col(key: str) -> int:
-        return col_of(ACTIVITY_COLUMNS, key)
-
     lo, hi = layout.date_window
     rows: list[ActivityRow] = []
     for slot in layout.activities:
         a, r = slot.activity, slot.row
         label = f"{a.code} {a.name}"
-        cells = {
-            k: a1(r, col(k))
-            for k in ("status", "count", "done_date", "participants", "form", "evidence", "note")
-        }
+        cells = {k: f"{letter}{r}" for k, (_, letter) in _ACTIVITY_INPUTS.items()}
         raw = {
-            k: (None if (ACTIVITIES, ref) in skip else sheet.cell(ref)) for k, ref in cells.items()
+            k: (None if (ACTIVITIES, cells[k]) in skip else sheet.value(r, c))
+            for k, (c, _) in _ACTIVITY_INPUTS.items()
         }
         w = {"sheet": ACTIVITIES, "label": label}
         status = clean_text(raw["status"]) or None
