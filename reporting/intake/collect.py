@@ -215,6 +215,8 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
     feedback = None
     if ctx.feedback is not None and check is not None:
         feedback = write_feedback(ctx.feedback, check, ctx.intake, source.display, ctx.received_at)
+    if check is not None and check.inputs:  # only the feedback needed them
+        check = replace(check, inputs={})
     return _Checked(read, check, archived, feedback)
 
 
@@ -469,6 +471,7 @@ class _Run:
         waiting: deque[_Entry] = deque()  # not yet recorded, in inbox order
         checking: dict[int, _Entry] = {}  # by task index
         counter = [done]
+        recorded = self.store.submission_shas()  # before this run
 
         def flush() -> None:
             # Record in inbox order as soon as the next file is resolved, so the store and
@@ -500,7 +503,7 @@ class _Run:
                 if sha in self.seen:
                     entry.duplicate_of = self.seen[sha]
                     continue
-                prior = self.store.submission_by_sha(sha)
+                prior = self.store.submission_by_sha(sha) if sha in recorded else None
                 if prior is not None:
                     entry.duplicate_of = prior.original_path or prior.original_name
                     continue
