@@ -13,6 +13,7 @@ store's work overlaps with the workers' parsing and the result does not depend o
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
 import tempfile
@@ -469,7 +470,8 @@ class _Run:
         total: int,
     ) -> None:
         waiting: deque[_Entry] = deque()  # not yet recorded, in inbox order
-        checking: dict[int, _Entry] = {}  # by task index
+        checking: dict[int, _Entry] = {}  # by task index, until its outcome is back
+        tasks_made = itertools.count()
         counter = [done]
         recorded = self.store.submission_shas()  # before this run
 
@@ -509,11 +511,11 @@ class _Run:
                     continue
                 self.seen[sha] = source.display
                 entry.data = data
-                checking[len(checking)] = entry
+                checking[next(tasks_made)] = entry
                 yield (source, sha, self.context_path)
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
-            checking[index].outcome = outcome
+            checking.pop(index).outcome = outcome
             flush()
 
         run_isolated(
@@ -523,6 +525,7 @@ class _Run:
             on_done=tick,
             prefetch=PREFETCH,
             window=WINDOW,
+            keep=False,  # recorded as they come back: memory stays within the window
         )
         flush()
         assert not waiting
