@@ -617,6 +617,10 @@ class Store:
             is not None
         )
 
+    def submission_shas(self) -> set[str]:
+        """The content hash of every recorded submission (one query, for duplicate checks)."""
+        return {row[0] for row in self._conn.execute("SELECT sha256 FROM submissions")}
+
     def submission_by_sha(self, sha256: str) -> SubmissionInfo | None:
         row = self._conn.execute(
             f"SELECT {_SUB_COLUMNS} FROM submissions WHERE sha256 = ?", (sha256,)

@@ -127,6 +127,22 @@ def test_tasks_from_a_generator_are_taken_lazily_within_the_window() -> None:
     assert taken == list(range(40))
 
 
+def test_outcomes_need_not_be_kept() -> None:
+    seen: dict[int, object] = {}
+    tasks = (("nap", 0.0, i) for i in range(50))
+    kept = run_isolated(
+        behave,
+        tasks,
+        workers=2,
+        prefetch=1,
+        window=4,
+        keep=False,
+        on_done=lambda i, o: seen.__setitem__(i, o.result),
+    )
+    assert kept == []
+    assert seen == {i: i for i in range(50)}
+
+
 @pytest.mark.parametrize("bad", ["abort", "exit", "sleep"])
 def test_a_task_queued_behind_a_failing_one_is_run_again_not_blamed(bad: str) -> None:
     tasks = ["a", bad, "b", "c", "d"]

@@ -290,6 +290,13 @@ def test_midnight_datetime_is_a_date_but_a_time_of_day_is_refused(store: Store) 
     assert not store.has_submission("dt2")
 
 
+def test_submission_shas(store: Store) -> None:
+    assert store.submission_shas() == set()
+    store.record_submission(record("a"), "r")
+    store.record_submission(record("b", state="rejected"), "r")
+    assert store.submission_shas() == {"a", "b"}
+
+
 def test_same_sha_twice_is_one_row(store: Store) -> None:
     first = store.record_submission(record("same"), "run-1")
     again = store.record_submission(record("same", original_name="改名了.xlsx"), "run-2")

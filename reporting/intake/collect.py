@@ -13,6 +13,7 @@ store's work overlaps with the workers' parsing and the result does not depend o
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
 import tempfile
@@ -215,6 +216,8 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
     feedback = None
     if ctx.feedback is not None and check is not None:
         feedback = write_feedback(ctx.feedback, check, ctx.intake, source.display, ctx.received_at)
+    if check is not None and check.inputs:  # only the feedback needed them
+        check = replace(check, inputs={})
     return _Checked(read, check, archived, feedback)
 
 
@@ -467,8 +470,10 @@ class _Run:
         total: int,
     ) -> None:
         waiting: deque[_Entry] = deque()  # not yet recorded, in inbox order
-        checking: dict[int, _Entry] = {}  # by task index
+        checking: dict[int, _Entry] = {}  # by task index, until its outcome is back
+        tasks_made = itertools.count()
         counter = [done]
+        recorded = self.store.submission_shas()  # before this run
 
         def flush() -> None:
             # Record in inbox order as soon as the next file is resolved, so the store and
@@ -500,17 +505,17 @@ class _Run:
                 if sha in self.seen:
                     entry.duplicate_of = self.seen[sha]
                     continue
-                prior = self.store.submission_by_sha(sha)
+                prior = self.store.submission_by_sha(sha) if sha in recorded else None
                 if prior is not None:
                     entry.duplicate_of = prior.original_path or prior.original_name
                     continue
                 self.seen[sha] = source.display
                 entry.data = data
-                checking[len(checking)] = entry
+                checking[next(tasks_made)] = entry
                 yield (source, sha, self.context_path)
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
-            checking[index].outcome = outcome
+            checking.pop(index).outcome = outcome
             flush()
 
         run_isolated(
@@ -520,6 +525,7 @@ class _Run:
             on_done=tick,
             prefetch=PREFETCH,
             window=WINDOW,
+            keep=False,  # recorded as they come back: memory stays within the window
         )
         flush()
         assert not waiting

@@ -90,6 +90,7 @@ def run_isolated(
     quiet: bool = True,
     prefetch: int = 0,
     window: int | None = None,
+    keep: bool = True,
 ) -> list[Outcome[R]]:
     """Run ``fn(task)`` for every task in worker processes; outcomes in input order.
 
@@ -106,14 +107,16 @@ def run_isolated(
     the caller between tasks; a queued task's time limit starts when the task before it ends,
     and a task queued behind one that crashed or timed out is handed out again, not blamed.
     ``window`` bounds how far the tasks handed out may run ahead of the oldest unfinished one
-    (the caller then holds at most that many results waiting for an earlier one).
+    (the caller then holds at most that many results waiting for an earlier one). With
+    ``keep=False`` outcomes go to ``on_done`` only and the returned list is empty, so a long run
+    holds no more than its window in memory.
     """
     source = iter(tasks)
     first = list(itertools.islice(source, max(1, workers)))
     if not first:
         return []
     ctx = _context(start_method, fn)
-    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, max(0, prefetch), window)
+    pool = _Pool(ctx, fn, memory_mb, timeout_s, quiet, on_done, max(0, prefetch), window, keep)
     try:
         pool.run(itertools.chain(first, source), len(first))
     except BaseException:
@@ -294,13 +297,16 @@ class _Pool:
         on_done: Callable[[int, Outcome[Any]], None] | None,
         prefetch: int,
         window: int | None,
+        keep: bool = True,
     ) -> None:
         self.ctx, self.fn, self.memory_mb, self.quiet = ctx, fn, memory_mb, quiet
         self.timeout_s = timeout_s
         self.on_done = on_done
         self.prefetch = prefetch
         self.window = window
-        self.results: list[Outcome[Any] | None] = []
+        self.keep = keep
+        self.results: list[Outcome[Any] | None] = []  # by task index, when kept
+        self.finished = bytearray()  # by task index: 1 once it has an outcome
         self.workers: list[_Worker] = []
         # Every worker's pipe and process sentinel, registered once (not per wait).
         self.selector = selectors.DefaultSelector()
@@ -322,7 +328,7 @@ class _Pool:
                 return self.pending.popleft()
             if exhausted:
                 return None
-            index = len(self.results)
+            index = len(self.finished)
             if self.window is not None and index - self._oldest_unfinished() >= self.window:
                 return None
             try:
@@ -330,7 +336,9 @@ class _Pool:
             except StopIteration:
                 exhausted = True
                 return None
-            self.results.append(None)
+            self.finished.append(0)
+            if self.keep:
+                self.results.append(None)
             self.unfinished += 1
             return index, task, bytes(ForkingPickler.dumps((index, task)))
 
@@ -381,7 +389,7 @@ class _Pool:
             self._record(index, "crashed", None, "worker gone before the task", 0.0)
 
     def _oldest_unfinished(self) -> int:
-        while self.oldest < len(self.results) and self.results[self.oldest] is not None:
+        while self.oldest < len(self.finished) and self.finished[self.oldest]:
             self.oldest += 1
         return self.oldest
 
@@ -454,7 +462,9 @@ class _Pool:
                 detail=detail,
                 seconds=seconds,
             )
-        self.results[index] = outcome
+        self.finished[index] = 1
+        if self.keep:
+            self.results[index] = outcome
         self.unfinished -= 1
         if self.on_done is not None:
             self.on_done(index, outcome)
