@@ -95,7 +95,8 @@ def test_every_kind_of_failure_is_an_outcome_and_the_batch_goes_on(start_method:
 
 
 def test_order_is_input_order_whatever_the_finishing_order() -> None:
-    tasks = [("nap", 0.2, "slow"), ("nap", 0.0, "fast"), ("nap", 0.05, "mid"), 4]
+    # the slow task naps long enough to finish last even on a loaded machine
+    tasks = [("nap", 0.8, "slow"), ("nap", 0.0, "fast"), ("nap", 0.05, "mid"), 4]
     finished: list[int] = []
     outcomes = run_isolated(behave, tasks, workers=3, on_done=lambda i, o: finished.append(i))
     assert [o.result for o in outcomes] == ["slow", "fast", "mid", 4]
