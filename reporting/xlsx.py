@@ -125,6 +125,38 @@ def _worksheet_class() -> type:
 
 
 _TABLE_WORKSHEET: type | None = None
+_PLAIN_WORKSHEET: type | None = None
+
+
+def plain_worksheet_class() -> type:
+    """The Worksheet for forms and inspector sheets: text that looks like rich-text markup
+    stays text (:func:`plain_text`), and no future-function rewriting of formulas (XlsxWriter
+    runs ~130 regex substitutions a formula to add ``_xlfn.`` prefixes to post-2007 functions;
+    our formulas use only Excel 2007 ones, checked by tests, and the rewriting was 40% of a
+    form's write time)."""
+    global _PLAIN_WORKSHEET
+    if _PLAIN_WORKSHEET is None:
+        from xlsxwriter.worksheet import Worksheet
+
+        class PlainWorksheet(Worksheet):  # type: ignore[misc]
+            def _write_string(
+                self, row: int, col: int, string: str, cell_format: Any = None
+            ) -> int:
+                return int(super()._write_string(row, col, plain_text(string), cell_format))
+
+            def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+                if formula.startswith("{"):
+                    formula = formula[1:]
+                if formula.startswith("="):
+                    formula = formula[1:]
+                if formula.endswith("}"):
+                    formula = formula[:-1]
+                return formula
+
+        _PLAIN_WORKSHEET = PlainWorksheet
+    return _PLAIN_WORKSHEET
+
+
 _SHORT = 16_000  # shorter text cannot exceed Excel's 32,767 UTF-16 units
 _MAX_ROWS, _MAX_COLS = 1_048_576, 16_384
 

@@ -89,26 +89,9 @@ _MARKS += ("\x00\x01H", "\x00\x02H")
 
 
 def _sheet_classes() -> tuple[type, type]:
-    from xlsxwriter.worksheet import Worksheet
+    from reporting.xlsx import plain_worksheet_class
 
-    class PlainWorksheet(Worksheet):  # type: ignore[misc]
-        """No future-function rewriting (~130 regex substitutions a formula): formulas here
-        use only :data:`FUNCTIONS`, which need none. Text that looks like rich-text markup
-        stays text (:func:`reporting.xlsx.plain_text`)."""
-
-        def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
-            from reporting.xlsx import plain_text
-
-            return int(super()._write_string(row, col, plain_text(string), cell_format))
-
-        def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-            if formula.startswith("{"):
-                formula = formula[1:]
-            if formula.startswith("="):
-                formula = formula[1:]
-            if formula.endswith("}"):
-                formula = formula[:-1]
-            return formula
+    PlainWorksheet = plain_worksheet_class()
 
     class MarkedWorksheet(PlainWorksheet):
         """Marks where the parts a unit changes begin and end."""

@@ -368,9 +368,7 @@ def test_prefill_from_store_uses_latest_accepted_return(tmp_path: Path):
     assert notes and "四月.xlsx" in notes[0]
 
 
-def test_emoji_and_control_characters_in_plan_texts_keep_every_validation(
-    tmp_path: Path, sheets
-):
+def test_emoji_and_control_characters_in_plan_texts_keep_every_validation(tmp_path: Path, sheets):
     """A prompt title is at most 32 UTF-16 units (an emoji counts two; one more and XlsxWriter
     drops the whole validation), and a Word line break (\\x0b) pasted into the plan must not
     reach the file's XML (it would not open)."""

@@ -39,7 +39,7 @@ from reporting.forms.layout import (
 )
 from reporting.plan.model import Indicator, LedgerColumn, ValueType
 from reporting.text import cut, xml_text
-from reporting.xlsx import SAFE_OPTIONS, plain_text
+from reporting.xlsx import SAFE_OPTIONS, plain_worksheet_class
 
 
 @dataclass(frozen=True)
@@ -88,31 +88,6 @@ FORMULA_FUNCTIONS = frozenset(
         "TRIM",  # written by XlsxWriter for a "begins with" conditional format
     }
 )
-
-
-def _worksheet_class() -> type:
-    """A Worksheet that skips XlsxWriter's future-function rewriting.
-
-    XlsxWriter runs ~130 regex substitutions per formula to add ``_xlfn.`` prefixes to post-2007
-    functions; our formulas use none of them (``FORMULA_FUNCTIONS``, checked by a test), and the
-    rewriting was 40% of a form's write time.
-    """
-    from xlsxwriter.worksheet import Worksheet
-
-    class FormWorksheet(Worksheet):  # type: ignore[misc]
-        def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
-            return int(super()._write_string(row, col, plain_text(string), cell_format))
-
-        def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-            if formula.startswith("{"):
-                formula = formula[1:]
-            if formula.startswith("="):
-                formula = formula[1:]
-            if formula.endswith("}"):
-                formula = formula[:-1]
-            return formula
-
-    return FormWorksheet
 
 
 @dataclass
@@ -237,7 +212,7 @@ def render_form(
         }
     )
     password = settings.password or ""
-    cls = _worksheet_class()
+    cls = plain_worksheet_class()
     issues_ws = wb.add_worksheet(ISSUES_SHEET, worksheet_class=cls) if annotations else None
     instructions = wb.add_worksheet(INSTRUCTIONS, worksheet_class=cls)
     acts = wb.add_worksheet(ACTIVITIES, worksheet_class=cls)
