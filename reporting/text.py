@@ -31,3 +31,9 @@ def cut(text: str, limit: int) -> str:
             break
         kept.append(ch)
     return "".join(kept) + "…"
+
+
+def header_footer_text(text: str) -> str:
+    """Text shown as it is in an Excel page header or footer, where ``&`` starts a code
+    (``&B`` bold, ``&P`` page number): "A&B卫生院" must not print as "A卫生院" in bold."""
+    return text.replace("&", "&&")

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from reporting.errors import ReportingError
+from reporting.text import cut as text_cut
+from reporting.text import xml_text
 
 SAFE_OPTIONS = {
     "in_memory": True,
@@ -26,6 +29,22 @@ def looks_rich(text: str) -> bool:
     shared-string table as raw rich-text XML (that is how it stores its own rich strings), so a
     unit that types such text could make a workbook unreadable."""
     return text.startswith("<r>") and text.endswith("</r>")
+
+
+def prompt_options(
+    title: str, message: str, cut: Callable[[str, int], str] = text_cut
+) -> dict[str, Any]:
+    """A data validation's input prompt and stop message (titles 32, messages 255 UTF-16
+    units; XlsxWriter writes these attributes with control characters as they are, which is
+    invalid XML, so they are dropped)."""
+    title, message = xml_text(title), xml_text(message)
+    return {
+        "input_title": cut(title, 32),
+        "input_message": cut(message, 255),
+        "error_title": "输入有误",
+        "error_message": cut(message, 255),
+        "error_type": "stop",
+    }
 
 
 def plain_text(text: str) -> str:

@@ -23,6 +23,7 @@ _DOS_TIME, _DOS_DATE = 0, (1 << 5) | 1  # 1980-01-01 00:00:00
 _VERSION = 20  # 2.0: deflate
 _MADE_BY = (3 << 8) | _VERSION  # Unix
 _MODE = (0o100600 & 0xFFFF) << 16  # a regular file, rw-------
+XLSXWRITER_MODE = 0o600 << 16  # what zipfile records for XlsxWriter's parts (no file-type bits)
 _UTF8_NAME = 1 << 11
 _LIMIT = 0xFFFFFFFF
 FAST = 1  # compression level for the parts written anew in every file
@@ -45,8 +46,9 @@ def deflate(name: str, data: bytes, level: int = 6) -> Part:
     return Part(name, zlib.crc32(data), len(data), packer.compress(data) + packer.flush())
 
 
-def pack(parts: Iterable[Part]) -> bytes:
-    """The zip file holding ``parts`` in the order given."""
+def pack(parts: Iterable[Part], *, mode: int = _MODE) -> bytes:
+    """The zip file holding ``parts`` in the order given (``mode``: the entries' external
+    attributes; :data:`XLSXWRITER_MODE` gives XlsxWriter's archive byte for byte)."""
     out: list[bytes] = []
     central: list[bytes] = []
     offset = 0
@@ -84,7 +86,7 @@ def pack(parts: Iterable[Part]) -> bytes:
                 0,
                 0,
                 0,
-                _MODE,
+                mode,
                 offset,
             )
             + name

@@ -41,7 +41,6 @@ import io
 import json
 import math
 import re
-import struct
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from reporting import zippack
 from reporting.forms.layout import (
     ACTIVITIES,
     ACTIVITY_COLUMNS,
@@ -69,13 +69,12 @@ from reporting.forms.writer import (
     EMPTY_PREFILL,
     Prefill,
     conclusion_text,
-    header_footer_text,
     initial_missing,
     trace_render,
 )
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
-from reporting.text import utf16_len
+from reporting.text import header_footer_text, utf16_len
 from reporting.xlsx import looks_rich
 
 # Sentinels for the unit's values. If plan text ever held one, the template would not match its
@@ -103,7 +102,6 @@ _HEADER_FOOTER_TAGS = frozenset(
 CONTENT_TYPES = "[Content_Types].xml"
 SHARED_STRINGS = "xl/sharedStrings.xml"
 CORE = "docProps/core.xml"
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # XlsxWriter's timestamp for every part
 
 # The activity sheet's input columns (1-based) in the order the writer writes them.
 _INPUT_COLUMNS = tuple(
@@ -952,40 +950,14 @@ def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- zip
 
-# The archive zipfile writes for XlsxWriter (every part deflated, dated 1980-01-01, mode 0600,
-# no data descriptors), byte for byte, but with the unchanging parts deflated once per template.
-_LOCAL = struct.Struct("<4s2B4HL2L2H")
-_CENTRAL = struct.Struct("<4s4B4HL2L2H")  # then _CENTRAL_TAIL (split to keep calls short)
-_CENTRAL_TAIL = struct.Struct("<3H2L")
-_END = struct.Struct("<4s4H2LH")
-_DOS_TIME = 0
-_DOS_DATE = (_ZIP_TIME[0] - 1980) << 9 | _ZIP_TIME[1] << 5 | _ZIP_TIME[2]
-_VERSION = 20
-_UNIX = 3
-_MODE = 0o600 << 16
-_FLAGS_TO_DATE = (0, zipfile.ZIP_DEFLATED, _DOS_TIME, _DOS_DATE)  # flags, method, time, date
-
 
 def _deflate(data: bytes) -> tuple[bytes, int, int]:
-    c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    return c.compress(data) + c.flush(), zlib.crc32(data), len(data)
+    part = zippack.deflate("", data)
+    return part.data, part.crc, part.size
 
 
 def _zip(entries: list[tuple[str, tuple[bytes, int, int]]]) -> bytes:
-    out: list[bytes] = []
-    central: list[bytes] = []
-    offset = 0
-    for name, (data, crc, size) in entries:
-        raw = name.encode("ascii")
-        sizes = (crc, len(data), size, len(raw), 0)
-        head = _LOCAL.pack(b"PK\x03\x04", _VERSION, 0, *_FLAGS_TO_DATE, *sizes)
-        central.append(
-            _CENTRAL.pack(b"PK\x01\x02", _VERSION, _UNIX, _VERSION, 0, *_FLAGS_TO_DATE, *sizes)
-            + _CENTRAL_TAIL.pack(0, 0, 0, _MODE, offset)
-            + raw
-        )
-        out += (head, raw, data)
-        offset += len(head) + len(raw) + len(data)
-    directory = b"".join(central)
-    end = _END.pack(b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), offset, 0)
-    return b"".join(out) + directory + end
+    """The archive zipfile writes for XlsxWriter (every part deflated, dated 1980-01-01, mode
+    0600), byte for byte, with the unchanging parts deflated once per template."""
+    parts = (zippack.Part(name, crc, size, data) for name, (data, crc, size) in entries)
+    return zippack.pack(parts, mode=zippack.XLSXWRITER_MODE)

@@ -38,8 +38,8 @@ from reporting.forms.layout import (
     ledger_header,
 )
 from reporting.plan.model import Indicator, LedgerColumn, ValueType
-from reporting.text import cut, xml_text
-from reporting.xlsx import SAFE_OPTIONS, plain_worksheet_class
+from reporting.text import cut, header_footer_text, xml_text
+from reporting.xlsx import SAFE_OPTIONS, plain_worksheet_class, prompt_options
 
 
 @dataclass(frozen=True)
@@ -256,12 +256,6 @@ def _print_setup(ws: Any, landscape: bool, title: str) -> None:
     ws.set_footer(f"&C{header_footer_text(_cut(title, 40))}　第 &P 页，共 &N 页")
 
 
-def header_footer_text(text: str) -> str:
-    """Text shown as it is in a page header or footer, where ``&`` starts a code (``&B`` bold,
-    ``&P`` page number): a unit named "A&B卫生院" must not print as "A卫生院" in bold."""
-    return text.replace("&", "&&")
-
-
 def _title(ws: Any, layout: FormLayout, text: str, ncols: int, fmt: _Formats) -> None:
     ws.merge_range(
         0, 0, 0, ncols - 1, f"{layout.unit.name}　{layout.period.label}　{text}", fmt.title
@@ -271,15 +265,7 @@ def _title(ws: Any, layout: FormLayout, text: str, ncols: int, fmt: _Formats) ->
 
 
 def _prompt(title: str, message: str) -> dict[str, Any]:
-    # XlsxWriter writes these attributes with control characters as they are (invalid XML)
-    title, message = xml_text(title), xml_text(message)
-    return {
-        "input_title": _cut(title, 32),
-        "input_message": _cut(message, 255),
-        "error_title": "输入有误",
-        "error_message": _cut(message, 255),
-        "error_type": "stop",
-    }
+    return prompt_options(title, message, _cut)  # cuts traced for the form template
 
 
 def _date_rule(lo: date, hi: date, title: str) -> dict[str, Any]:

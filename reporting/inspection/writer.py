@@ -27,8 +27,8 @@ from reporting.inspection.sheet import (
     meta_rows,
 )
 from reporting.text import cut as _cut
-from reporting.text import xml_text
-from reporting.xlsx import SAFE_OPTIONS
+from reporting.text import header_footer_text
+from reporting.xlsx import SAFE_OPTIONS, prompt_options
 from reporting.xlsxfast import Templates, xlsxwriter_render
 
 # One place decides that no string becomes a formula, link or number: reporting.xlsx.
@@ -85,19 +85,7 @@ class _Formats:
 
 def _footer_name(name: str) -> str:
     """A unit name for a page footer: short, and ``&`` doubled (it starts a footer code)."""
-    return _cut(name, 30).replace("&", "&&")
-
-
-def _prompt(title: str, message: str) -> dict[str, Any]:
-    # XlsxWriter writes these attributes with control characters as they are (invalid XML)
-    title, message = xml_text(title), xml_text(message)
-    return {
-        "input_title": _cut(title, 32),
-        "input_message": _cut(message, 255),
-        "error_title": "输入有误",
-        "error_message": _cut(message, 255),
-        "error_type": "stop",
-    }
+    return header_footer_text(_cut(name, 30))
 
 
 def _build(
@@ -203,7 +191,7 @@ def _main_inputs(ws: Any, s: InspectionSheet, fmt: _Formats) -> None:
                 "criteria": "between",
                 "minimum": 0,
                 "maximum": r.points,
-                **_prompt(
+                **prompt_options(
                     f"{r.item}（满分 {r.points:g} 分）",
                     f"请填写 0–{r.points:g} 之间的得分，可带小数。扣分时须在右侧填写扣分理由。",
                 ),
@@ -218,7 +206,7 @@ def _main_inputs(ws: Any, s: InspectionSheet, fmt: _Formats) -> None:
                 "validate": "length",
                 "criteria": "<=",
                 "value": REASON_LIMIT,
-                **_prompt(
+                **prompt_options(
                     "扣分理由",
                     f"得分低于满分时必须写明扣分理由（发现的具体问题），不超过 {REASON_LIMIT} 字；"
                     "满分可不填或写评分依据。",
@@ -260,7 +248,7 @@ def _main_inputs(ws: Any, s: InspectionSheet, fmt: _Formats) -> None:
             "criteria": "between",
             "minimum": 1,
             "maximum": NAMES_LIMIT,
-            **_prompt("督导组成员（必填）", "填写督导组成员姓名，多人用“、”分隔。"),
+            **prompt_options("督导组成员（必填）", "填写督导组成员姓名，多人用“、”分隔。"),
         },
     )
     ws.data_validation(
@@ -273,7 +261,7 @@ def _main_inputs(ws: Any, s: InspectionSheet, fmt: _Formats) -> None:
             "criteria": "between",
             "minimum": datetime.combine(lo, datetime.min.time()),
             "maximum": datetime.combine(hi, datetime.min.time()),
-            **_prompt(
+            **prompt_options(
                 "督导日期（必填）",
                 f"请填写 {lo:%Y-%m-%d} 至 {hi:%Y-%m-%d} 之间的日期，格式如 {lo:%Y-%m-%d}。",
             ),
@@ -288,7 +276,9 @@ def _main_inputs(ws: Any, s: InspectionSheet, fmt: _Formats) -> None:
             "validate": "length",
             "criteria": "<=",
             "value": COMMENT_LIMIT,
-            **_prompt("总体评价", f"督导组对本单位的总体评价，可不填，不超过 {COMMENT_LIMIT} 字。"),
+            **prompt_options(
+                "总体评价", f"督导组对本单位的总体评价，可不填，不超过 {COMMENT_LIMIT} 字。"
+            ),
         },
     )
     for ref in (s.names_ref, s.date_ref):
