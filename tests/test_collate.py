@@ -330,6 +330,86 @@ def test_trend_over_periods(month):
     assert (may.ledger_items, may.ledger_done) == (4, 2)
 
 
+def test_past_points_are_counted_as_the_unit_statuses_count_them(month):
+    """A past period's point is counted straight from the returns (a December month has a
+    point for every earlier period); it must equal the point that period's own month builds
+    from every unit's activity statuses and ledger items."""
+    april, may, june = (loaded(month, Period(2014, m)) for m in (4, 5, 6))
+    assert may.trend[0] == april.trend[-1]
+    assert june.trend[:2] == (april.trend[-1], may.trend[-1])
+    # not vacuous: May has done activities and an April item updated to done in May
+    assert (may.trend[-1].activities_done, may.trend[-1].ledger_done) == (10, 2)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_past_points_count_random_returns_as_unit_statuses_do(month, seed):
+    """The same comparison over random returns: counts below 最少次数, activities that do not
+    apply to the unit's category, unknown codes, ledger items revised and re-identified across
+    periods, ledgers without a status column."""
+    import random
+
+    from reporting.collate import facts as F
+    from reporting.store import SubmissionInfo
+
+    rnd = random.Random(seed)
+    plan = month.plan
+    codes = [a.code for a in plan.activities] + ["Z99"]
+    ledger_names = [lg.name for lg in plan.ledgers] + ["没有这个台账"]
+    current, activities, ledgers = {}, {}, {}
+    for n, unit in enumerate(plan.units * 2, start=1):
+        p = rnd.choice(["2014-04", "2014-05"])
+        received = datetime(2014, int(p[-1]) + 1, rnd.randint(1, 9), rnd.randint(0, 23))
+        current[(unit.code, p)] = SubmissionInfo(
+            n, "", "", None, None, 0, "xlsx", "unit", unit.code, p, plan.version,
+            received, "accepted", False, 0, None, received,
+        )  # fmt: skip
+        activities[n] = [
+            ActivityRow(
+                rnd.choice(codes),
+                rnd.choice(["已完成", "未完成", None]),
+                rnd.choice([None, 0, 1, 2, 5]),
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+            for _ in range(rnd.randint(0, 6))
+        ]
+        ledgers[n] = [
+            LedgerRow(
+                name,
+                r,
+                {
+                    "问题描述": rnd.choice(["问题一", "问题二", "问题三"]),
+                    "整改时限": date(2014, rnd.randint(4, 6), 15),
+                    "整改状态": rnd.choice(["已完成", "整改中", None]),
+                    "名称": rnd.choice(["甲", "乙"]),
+                },
+            )
+            for r, name in enumerate(rnd.choices(ledger_names, k=rnd.randint(0, 4)), start=1)
+        ]
+    for period in (APR, MAY):
+        states = {u.code: rnd.choice(F.STATES) for u in plan.units}
+        own = {}
+        for (code, p), sub in current.items():
+            if Period.parse(p) <= period:
+                own.setdefault(code, []).append(sub)
+        facts = []
+        for unit in plan.units:
+            subs = sorted(own.get(unit.code, []), key=lambda x: (x.period, x.received_at))
+            records = [r for x in subs for r in activities[x.id]]
+            rows = [(x.period, r) for x in subs for r in ledgers[x.id]]
+            facts.append(
+                (
+                    F.activity_statuses(plan, unit, period, records),
+                    F.ledger_items(plan, period, rows),
+                )
+            )
+        expected = F._point(plan, period, states, facts)
+        assert F._trend_point(plan, period, states, current, activities, ledgers) == expected
+
+
 def test_status_json_and_reminders(month):
     mo = loaded(month)
     data = status_json(mo)

@@ -85,3 +85,22 @@ def test_a_lost_or_broken_record_only_costs_a_rewrite(month: Month):
     before = _ids(summary)
     _month_report(month)
     assert _ids(summary) == before
+
+
+def test_paused_gc_restores_the_collector_even_on_error():
+    import gc
+
+    from reporting.gcpause import paused_gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()

@@ -81,6 +81,31 @@ def test_version_is_content_hash(sheets):
     assert parse_plan(sheets).plan.version != v1
 
 
+def test_version_is_unchanged_by_the_quick_unit_records(sheets):
+    """Versions are stored with every return: the quick digest of the unit roster must give
+    exactly the hash of the whole plan as ``asdict`` sees it (the original definition)."""
+    import hashlib
+    import json
+    from dataclasses import asdict, replace
+
+    from reporting.plan.model import _plain
+
+    def reference(plan):
+        data = asdict(plan)
+        for ind in data["indicators"]:
+            ind.pop("rules", None)
+        for item in data["rubric"]:
+            item.pop("rule", None)
+        blob = json.dumps(_plain(data), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    plan = parse_plan(sheets).plan
+    assert plan.version == reference(plan)
+    odd = replace(plan.units[0], name='卫生院"\\<&>😀', contact="", headcount=0)
+    strange = replace(plan, units=(odd, *plan.units[1:]))
+    assert strange.version == reference(strange) != plan.version
+
+
 def test_version_survives_resave(tmp_path: Path, sheets):
     """The version hashes content, not bytes: a workbook re-saved by openpyxl keeps it."""
     import openpyxl

@@ -13,6 +13,7 @@ from reporting.collate.status import reminder_text, reminder_workbook
 from reporting.collate.workbook import summary_workbook
 from reporting.forms.generate import check_period
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
+from reporting.gcpause import paused_gc
 from reporting.periods import Period
 from reporting.plan.load import require_plan
 from reporting.plan.model import Plan
@@ -61,6 +62,7 @@ def period_folder(ws: Workspace, month: Month) -> Path:
     return ws.outbox / str(month.period)
 
 
+@paused_gc()
 def status(root: Path, period: str, today: date | None = None) -> StatusResult:
     """Every unit's state for ``period`` and the reminder pack (催报名单), worded as of
     ``today`` (how many days past the deadline)."""
@@ -74,6 +76,7 @@ def status(root: Path, period: str, today: date | None = None) -> StatusResult:
     return StatusResult(month, book, text)
 
 
+@paused_gc()
 def collate(root: Path, period: str, progress: Progress | None = None) -> CollateResult:
     """Write ``outbox/<period>/汇总表_<period>.xlsx`` from the store alone."""
     ws, month, revision = read_month_revision(root, period)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
@@ -164,7 +164,16 @@ class Ledger:
     columns: tuple[LedgerColumn, ...]
 
     def column(self, role: LedgerRole) -> LedgerColumn | None:
-        return next((c for c in self.columns if c.role is role), None)
+        return self._by_role.get(role)
+
+    @cached_property
+    def _by_role(self) -> dict[LedgerRole, LedgerColumn]:
+        # asked for every ledger row of every unit when a month is collated
+        out: dict[LedgerRole, LedgerColumn] = {}
+        for c in self.columns:
+            if c.role is not None:
+                out.setdefault(c.role, c)
+        return out
 
 
 @dataclass(frozen=True)
@@ -221,7 +230,24 @@ class Plan:
         return next((i for i in self.indicators if i.code == code), None)
 
     def ledger(self, name: str) -> Ledger | None:
-        return next((sheet for sheet in self.ledgers if sheet.name == name), None)
+        return self._ledgers_by_name.get(name)
+
+    @cached_property
+    def _ledgers_by_name(self) -> dict[str, Ledger]:
+        out: dict[str, Ledger] = {}
+        for sheet in self.ledgers:
+            out.setdefault(sheet.name, sheet)
+        return out
+
+    def deadline(self, period: Period) -> date:
+        found = self._deadlines.get(period)
+        if found is None:
+            found = self._deadlines[period] = period.deadline(self.settings.deadline_day)
+        return found
+
+    @cached_property
+    def _deadlines(self) -> dict[Period, date]:
+        return {}  # filled as asked: collation asks once per unit and period
 
     def activities_for(self, unit: Unit) -> tuple[Activity, ...]:
         found = self._activities_by_category.get(unit.category)
@@ -233,6 +259,12 @@ class Plan:
     @cached_property
     def _activities_by_category(self) -> dict[str, tuple[Activity, ...]]:
         return {}  # filled as asked: collation asks once per unit and period
+
+    @cached_property
+    def memo(self) -> dict[object, object]:
+        """Answers derived from the plan alone that other modules ask for once per unit (e.g.
+        a rule's wording): computed once, kept here."""
+        return {}
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -251,9 +283,6 @@ class Plan:
         end = max(p.end for p in self.phases)
         return months_between(start, end)
 
-    def deadline(self, period: Period) -> date:
-        return period.deadline(self.settings.deadline_day)
-
 
 def _plain(obj: object) -> object:
     if isinstance(obj, date):
@@ -265,12 +294,32 @@ def _plain(obj: object) -> object:
     return obj
 
 
+_FLAT = (str, int, float, bool, type(None))
+_UNIT_FIELDS = tuple(f.name for f in fields(Unit))
+
+
+def _unit_record(unit: Unit) -> dict[str, object]:
+    """``asdict(unit)`` as :func:`_plain` leaves it, without asdict's deep copy (a provincial
+    roster has 10,000 units; every command asks for the plan's version)."""
+    record = {name: getattr(unit, name) for name in _UNIT_FIELDS}
+    if all(isinstance(value, _FLAT) for value in record.values()):
+        return record
+    return _plain(asdict(unit))  # type: ignore[return-value]
+
+
 def _digest(plan: Plan) -> str:
-    data = asdict(plan)
+    data = {
+        f.name: _plain(asdict(getattr(plan, f.name)))
+        if f.name == "settings"
+        else [_unit_record(u) for u in plan.units]
+        if f.name == "units"
+        else [_plain(asdict(x)) for x in getattr(plan, f.name)]
+        for f in fields(plan)
+    }
     # Parsed rules are derived from rule_text; hash the text only.
     for ind in data["indicators"]:
         ind.pop("rules", None)
     for item in data["rubric"]:
         item.pop("rule", None)
-    blob = json.dumps(_plain(data), ensure_ascii=False, sort_keys=True, default=str)
+    blob = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

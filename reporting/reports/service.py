@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
+from reporting.gcpause import paused_gc
 from reporting.reports.dashboard import dashboard_html
 from reporting.reports.notice import NoticeInfo, notice_docx
 
@@ -40,6 +41,7 @@ def default_number(plan_number: str, year: int, month: int) -> str:
     return f"{prefix}〔{year}〕{month}号"
 
 
+@paused_gc()
 def report(
     root: Path,
     period: str,

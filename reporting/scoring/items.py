@@ -239,7 +239,10 @@ def indicator_target(item: RubricItem, um: UnitMonth, plan: Plan) -> ItemScore:
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
     attrs = um.unit.attributes()
-    left_text = _describe(_CMP.split(target.text, maxsplit=1)[0], plan)
+    key = ("indicator_target.left", target.text)
+    left_text = plan.memo.get(key)
+    if left_text is None:  # the same for every unit
+        left_text = plan.memo[key] = _describe(_CMP.split(target.text, maxsplit=1)[0], plan)
     refs = sorted(target.references())
     missing = [code for code in refs if code not in numbers]
     if missing:

@@ -41,24 +41,26 @@ class UnitScore:
     rank_in_region: int | None = None
     onsite: OnSite | None = None
 
-    @property
+    # The sums are asked for a dozen times a unit by the ranking, the workbook and the
+    # notice (10,000 units); the fields never change, so each is counted once.
+    @cached_property
     def total(self) -> float:
         """Points known so far (all points unless pending)."""
         return round(sum(i.points for i in self.items if i.points is not None), 2)
 
-    @property
+    @cached_property
     def auto_total(self) -> float:
         return round(sum(i.points for i in self.items if i.auto and i.points is not None), 2)
 
-    @property
+    @cached_property
     def known_max(self) -> float:
         return round(sum(i.max for i in self.items if i.points is not None), 2)
 
-    @property
+    @cached_property
     def pending(self) -> bool:
         return any(i.pending for i in self.items)
 
-    @property
+    @cached_property
     def pending_items(self) -> tuple[ItemScore, ...]:
         return tuple(i for i in self.items if i.pending)
 

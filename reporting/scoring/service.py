@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reporting import outputs
+from reporting.gcpause import paused_gc
 from reporting.periods import Period
 from reporting.scoring.items import OnSite
 from reporting.scoring.rank import Ranking, rank_units
@@ -52,6 +53,7 @@ def load_onsite(store: Store, period: Period) -> dict[str, OnSite]:
     return out
 
 
+@paused_gc()
 def rank(root: Path, period: str, *, as_of: date | None = None) -> RankResult:
     """Score and rank every unit for ``period`` and write the ranking workbook.
 
