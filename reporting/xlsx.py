@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -73,6 +73,11 @@ def _worksheet_class() -> type:
     )
 
     class TableWorksheet(Worksheet):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            # rows written whole by Book.row: row -> (first column, last column, cells' XML)
+            self.raw_rows: dict[int, tuple[int, int, str]] = {}
+
         def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
             return int(super()._write_string(row, col, plain_text(string), cell_format))
 
@@ -82,10 +87,17 @@ def _worksheet_class() -> type:
             # the same spans, from each row's own columns instead of every column of the sheet
             spans: dict[int, str] = {}
             lo = hi = None
-            table = self.table
+            table, raw = self.table, self.raw_rows
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
                 cells = table.get(row_num)
-                if cells:
+                whole = raw.get(row_num)
+                if whole:
+                    if cells:
+                        raise RuntimeError(f"row {row_num} written both by Book.row and by cell")
+                    first, last = whole[0], whole[1]
+                    lo = first if lo is None or first < lo else lo
+                    hi = last if hi is None or last > hi else hi
+                elif cells:
                     first, last = min(cells), max(cells)
                     lo = first if lo is None or first < lo else lo
                     hi = last if hi is None or last > hi else hi
@@ -97,12 +109,32 @@ def _worksheet_class() -> type:
 
         def _write_rows(self) -> None:
             if self.comments or self.constant_memory:
+                if self.raw_rows:
+                    raise RuntimeError("Book.row rows need the table worksheet's own writer")
                 return super()._write_rows()
             self._calculate_spans()
             table, row_info, spans, fh = self.table, self.row_info, self.row_spans, self.fh
+            raw = self.raw_rows
+            plain_rows = (
+                self.default_row_height == self.original_row_height and self.excel_version != 2010
+            )
             letters: dict[int, str] = {}
             xfs: dict[int, int] = {}
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+                whole = raw.get(row_num)
+                if whole:
+                    span = spans.get(row_num // 16)
+                    info = row_info.get(row_num)
+                    if info is None and plain_rows:  # what _write_row writes for such a row
+                        fh.write(
+                            f'<row r="{row_num + 1}" spans="{span}">{whole[2]}</row>'
+                            if span
+                            else f'<row r="{row_num + 1}">{whole[2]}</row>'
+                        )
+                    else:
+                        self._write_row(row_num, span, info)
+                        fh.write(whole[2] + "</row>")
+                    continue
                 cells = table.get(row_num)
                 if not cells:
                     if row_num in row_info:
@@ -184,9 +216,12 @@ def _settle_dimensions(ws: Any) -> None:
     """What XlsxWriter's per-cell dimension check would have recorded for the cells
     :meth:`Book.put` placed directly: the corners of the sheet's cells."""
     rows = [r for r, cells in ws.table.items() if cells]
+    cols = [c for r in rows for c in (min(ws.table[r]), max(ws.table[r]))]
+    for r, (first, last, _) in getattr(ws, "raw_rows", {}).items():
+        rows.append(r)
+        cols += (first, last)
     if not rows:
         return
-    cols = [c for r in rows for c in (min(ws.table[r]), max(ws.table[r]))]
     ws._check_dimensions(min(rows), min(cols))
     ws._check_dimensions(max(rows), max(cols))
 
@@ -204,6 +239,18 @@ def _cell_makers() -> tuple[Any, Any, Any]:
 _string, _number, _blank = _cell_makers()
 
 
+_COLUMN_NAMES: list[str] = []
+
+
+def _column_names(n: int) -> list[str]:
+    """The letters of the first ``n`` columns (A, B, … XFD)."""
+    if len(_COLUMN_NAMES) < n:
+        from xlsxwriter.utility import xl_col_to_name
+
+        _COLUMN_NAMES.extend(xl_col_to_name(c) for c in range(len(_COLUMN_NAMES), n))
+    return _COLUMN_NAMES
+
+
 def table_worksheet_class() -> type:
     global _TABLE_WORKSHEET
     if _TABLE_WORKSHEET is None:
@@ -219,6 +266,7 @@ class Book:
 
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, SAFE_OPTIONS)
+        self._strings = self.wb.str_table  # Book.row looks strings up in it directly
         self._string_index = self.wb.str_table._get_shared_string_index
         base = {"font_name": FONT, "font_size": 10, "valign": "vcenter"}
         add = self.wb.add_format
@@ -296,6 +344,98 @@ class Book:
                 f"要写的表格超出 Excel 一个工作表的范围（第 {row + 1} 行第 {col + 1} 列）"
             )
         ws.table[row][col] = cell
+
+    def row(
+        self, ws: Any, row: int, values: Sequence[Any], formats: Sequence[Any] | None = None
+    ) -> None:
+        """Write ``values`` into ``row`` from column A, the same cells as :meth:`put` would
+        write one by one (``formats``: one a value, None meaning put's default), as one piece
+        of sheet XML: the per-unit tables of a provincial summary or ranking are a million and
+        more cells, and this skips making and later unpacking a cell object for each.
+
+        The row then belongs to this call: writing other cells into it is an error when the
+        book is closed, and a chart cannot show cached values from it (Excel recomputes them).
+        A NaN or infinity, or text that is very long or starts with "<", makes the row go
+        through :meth:`put` instead, cell by cell."""
+        if row in ws.raw_rows:
+            raise RuntimeError(f"row {row} written twice by Book.row")
+        if not (0 <= row < _MAX_ROWS and len(values) <= _MAX_COLS):
+            raise ReportingError(
+                f"要写的表格超出 Excel 一个工作表的范围（第 {row + 1} 行，{len(values)} 列）"
+            )
+        fmts = formats or (None,) * len(values)
+        cell, num = self.cell, self.num
+        strings = self._strings.string_table
+        letters = _column_names(len(values))
+        r = row + 1
+        parts = []
+        append = parts.append
+        # the table counts every use of a string: uses of strings it has are added at the
+        # end; a new string is counted as it is added (and taken back if put() takes over)
+        seen = added = 0
+        for c, value in enumerate(values):
+            fmt = fmts[c] or cell
+            kind = value.__class__
+            if kind is str:
+                if value:
+                    if len(value) >= _SHORT or value[0] == "<":
+                        break
+                    xf = fmt.xf_index
+                    if xf is None:
+                        xf = fmt._get_xf_index()
+                    i = strings.get(value)
+                    if i is None:
+                        i = self._string_index(value)
+                        added += 1
+                    else:
+                        seen += 1
+                    append(f'<c r="{letters[c]}{r}" s="{xf}" t="s"><v>{i}</v></c>')
+                    continue
+            elif kind is int or kind is float:
+                if value != value or value in (math.inf, -math.inf):
+                    break
+                if fmt is cell:
+                    fmt = num
+                xf = fmt.xf_index
+                if xf is None:
+                    xf = fmt._get_xf_index()
+                append(f'<c r="{letters[c]}{r}" s="{xf}"><v>{value:.16G}</v></c>')
+                continue
+            elif kind is datetime or kind is date:  # a number with a date format, as put does
+                if kind is date:
+                    value = datetime.combine(value, datetime.min.time())
+                    fmt = self.day if fmt is cell else fmt
+                else:
+                    value = value.replace(tzinfo=None)
+                    fmt = self.time if fmt is cell else fmt
+                xf = fmt.xf_index
+                if xf is None:
+                    xf = fmt._get_xf_index()
+                serial = ws._convert_date_time(value)
+                append(f'<c r="{letters[c]}{r}" s="{xf}"><v>{serial:.16G}</v></c>')
+                continue
+            elif kind is bool:
+                xf = fmt.xf_index
+                if xf is None:
+                    xf = fmt._get_xf_index()
+                i = self._string_index("是" if value else "否")
+                added += 1
+                append(f'<c r="{letters[c]}{r}" s="{xf}" t="s"><v>{i}</v></c>')
+                continue
+            elif value is not None:
+                break
+            xf = fmt.xf_index  # a blank: None or ""
+            if xf is None:
+                xf = fmt._get_xf_index()
+            append(f'<c r="{letters[c]}{r}" s="{xf}"/>')
+        else:
+            self._strings.count += seen
+            if parts:
+                ws.raw_rows[row] = (0, len(values) - 1, "".join(parts))
+            return
+        self._strings.count -= added
+        for c, value in enumerate(values):  # something put() must handle: the whole row there
+            self.put(ws, row, c, value, fmts[c])
 
     def _put_other(self, ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
         kind = value.__class__

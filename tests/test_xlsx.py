@@ -112,6 +112,80 @@ def test_put_writes_what_xlsxwriters_public_writers_write():
     assert a.split(b"<sheetData>")[1] == b.split(b"<sheetData>")[1]
 
 
+def _public_put(book: Book, ws, r: int, c: int, value, fmt) -> None:
+    """What Book.put means, through XlsxWriter's public writers."""
+    f = fmt or book.cell
+    if value is None or value == "":
+        ws.write_blank(r, c, None, f)
+    elif isinstance(value, bool):
+        ws.write_string(r, c, "是" if value else "否", f)
+    elif isinstance(value, datetime):
+        ws.write_datetime(r, c, value, book.time if f is book.cell else f)
+    elif isinstance(value, date):
+        day = datetime.combine(value, datetime.min.time())
+        ws.write_datetime(r, c, day, book.day if f is book.cell else f)
+    elif isinstance(value, str):
+        ws.write_string(r, c, value, f)
+    elif value != value:
+        ws.write_string(r, c, str(value), f)
+    else:
+        ws.write_number(r, c, value, book.num if f is book.cell else f)
+
+
+def test_row_writes_what_put_and_xlsxwriter_write():
+    book = Book()
+    quick, public = book.sheet("甲"), book.sheet("乙")
+    rows = [
+        ["单位 & <名称>", 3, 0.125, None, "", "重复", -7.5, 1 / 3],
+        ["重复", "单位 & <名称>", 1e-9, "控制\x01字符", "  前导空格", 0, None, "末"],
+        ["有日期的行", date(2014, 6, 5), datetime(2014, 6, 5, 17, 30), False, True, 2],
+        ["不走快路的行", "<r>像富文本</r>", float("nan")],  # goes through put
+        ["长" * 20_000, "超长的文字由 XlsxWriter 截断"],
+    ]
+    formats = [book.cell, None, book.pct, book.center, book.wrap, book.bold, None, book.num]
+    for r in range(60):
+        values = rows[r % len(rows)]
+        if r % 9 == 4:  # ordinary cells in the same 16-row blocks (spans)
+            for c, value in enumerate(values[:3]):
+                book.put(quick, r, c + 2, value, formats[c])
+                _public_put(book, public, r, c + 2, value, formats[c])
+            continue
+        if r == 5:  # a row with a height takes XlsxWriter's own row tag
+            quick.set_row(r, 30)
+            public.set_row(r, 30)
+        book.row(quick, r, values, formats[: len(values)])
+        for c, value in enumerate(values):
+            _public_put(book, public, r, c, value, formats[c])
+    data = book.close()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        a, b = (zf.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2))
+        sst = zf.read("xl/sharedStrings.xml")
+    assert a.split(b"<dimension")[1].split(b"/>")[0] == b.split(b"<dimension")[1].split(b"/>")[0]
+    assert a.split(b"<sheetData>")[1] == b.split(b"<sheetData>")[1]
+    # the table counts every use of a string, the quick rows' too
+    uses = a.count(b't="s"') * 2
+    assert f'count="{uses}"'.encode() in sst
+    assert b'<row r="6" spans="1:8" ht="30" customHeight="1">' in a
+    got = openpyxl.load_workbook(io.BytesIO(data))["甲"]
+    assert [c.value for c in got[1]] == ["单位 & <名称>", 3, 0.125, None, None, "重复", -7.5, 1 / 3]
+    assert got["B1"].number_format == "#,##0.##" and got["C1"].number_format == "0.0%"
+
+
+def test_row_owns_its_row():
+    book = Book()
+    ws = book.sheet("表")
+    book.row(ws, 0, ["甲", 1])
+    with pytest.raises(RuntimeError, match="twice"):
+        book.row(ws, 0, ["乙"])
+    book.put(ws, 0, 5, "另写一格")
+    with pytest.raises(RuntimeError, match="both"):
+        book.close()
+    from reporting.errors import ReportingError
+
+    with pytest.raises(ReportingError, match="超出 Excel 一个工作表的范围"):
+        Book().row(ws, 1_048_576, ["第 1048577 行"])
+
+
 def test_text_that_looks_like_rich_text_stays_text():
     """XlsxWriter copies "<r>…</r>" into the shared strings as raw XML: a unit's ledger entry
     like the second one made the bureau's summary unreadable."""

@@ -103,6 +103,7 @@ def _reporting(book: Book, month: Month) -> None:
         "问题（退回待改的前3项）",
     ]
     book.header(ws, top + 1, 0, headers, [16, 26, 14, 9, 10, 16, 8, 34, 16, 50])
+    formats = [book.wrap if c == 9 else book.cell for c in range(len(headers))]
     r = top + 2
     for u in month.units:
         sub = u.submission if u.reported else None
@@ -118,8 +119,7 @@ def _reporting(book: Book, month: Month) -> None:
             sub.sha256[:12] if sub else None,
             "；".join(f"{f.where()} {f.message}" for f in u.problems[:3]) or None,
         ]
-        for c, v in enumerate(values):
-            book.put(ws, r, c, v, book.wrap if c == 9 else book.cell)
+        book.row(ws, r, values, formats)
         r += 1
     for label, fmt in (
         ("按时报送", book.good),
@@ -155,21 +155,23 @@ def _activities(book: Book, month: Month) -> None:
     ]
     book.header(ws, 3, 0, headers, [9, 24, 9, 14, *[11] * len(acts), 9, 9, 8, 40])
     ws.set_row(3, 60)
+    formats = [None] * 4 + [book.center] * len(acts) + [None, None, book.pct, book.wrap]
     r = 4
     for u in month.units:
         stats = S.unit_activities(u)
-        book.put(ws, r, 0, u.unit.code)
-        book.put(ws, r, 1, u.unit.name)
-        book.put(ws, r, 2, u.unit.region)
-        book.put(ws, r, 3, u.unit.category)
-        for i, a in enumerate(acts):
-            status = u.activity(a.code)
-            book.put(ws, r, 4 + i, status.label if status else "不适用", book.center)
-        c = 4 + len(acts)
-        book.put(ws, r, c, stats.due)
-        book.put(ws, r, c + 1, stats.done_due)
-        book.put(ws, r, c + 2, stats.rate, book.pct)
-        book.put(ws, r, c + 3, "、".join(stats.overdue) or None, book.wrap)
+        statuses = {s.activity.code: s.label for s in u.activities}
+        values = [
+            u.unit.code,
+            u.unit.name,
+            u.unit.region,
+            u.unit.category,
+            *(statuses.get(a.code, "不适用") for a in acts),
+            stats.due,
+            stats.done_due,
+            stats.rate,
+            "、".join(stats.overdue) or None,
+        ]
+        book.row(ws, r, values, formats)
         r += 1
     first, last = 5, r
     rng = f"E{first}:{chr(ord('E') + len(acts) - 1)}{last}"
@@ -248,30 +250,26 @@ def _indicators(book: Book, month: Month) -> None:
     for u in month.units:
         if not u.reported:
             continue
-        for c, v in enumerate(
-            (u.unit.code, u.unit.name, u.unit.region, u.unit.category, u.unit.headcount)
-        ):
-            book.put(ws, r, c, v)
-        for i, ind in enumerate(inds):
-            fmt = book.bad_num if (u.unit.code, ind.code) in flagged else None
-            book.put(ws, r, 5 + i, u.values.get(ind.code), fmt)
-        for j, p in enumerate(per_capita):
+        values: list[object] = [
+            u.unit.code,
+            u.unit.name,
+            u.unit.region,
+            u.unit.category,
+            u.unit.headcount,
+        ]
+        formats: list[object] = [None] * 5
+        for ind in inds:
+            values.append(u.values.get(ind.code))
+            formats.append(book.bad_num if (u.unit.code, ind.code) in flagged else None)
+        for p in per_capita:
             v = S.number(u.values.get(p.indicator.code))
             pc = v / u.unit.headcount if v is not None else None
             below = p.target is not None and pc is not None and pc < p.target
-            book.put(
-                ws,
-                r,
-                5 + len(inds) + j,
-                round(pc, 2) if pc is not None else None,
-                book.bad_num if below else None,
-            )
-        book.put(
-            ws,
-            r,
-            5 + len(inds) + len(per_capita),
-            u.submission.original_name if u.submission else None,
-        )
+            values.append(round(pc, 2) if pc is not None else None)
+            formats.append(book.bad_num if below else None)
+        values.append(u.submission.original_name if u.submission else None)
+        formats.append(None)
+        book.row(ws, r, values, formats)
         r += 1
     ws.freeze_panes(4, 2)
 
@@ -326,6 +324,7 @@ def _ledgers(book: Book, month: Month) -> None:
         "完成率",
     ]
     book.header(ws, 3, 0, headers, [9, 26, 9, 12, 8, 8, 8, 10, 8])
+    formats = (None,) * 8 + (book.pct,)
     r = 4
     totals: dict[str, list[int]] = {}
     for item in S.unit_ledgers(month):
@@ -338,10 +337,9 @@ def _ledgers(book: Book, month: Month) -> None:
             item.done,
             item.open,
             item.overdue,
+            item.rate,
         )
-        for c, v in enumerate(values):
-            book.put(ws, r, c, v)
-        book.put(ws, r, 8, item.rate, book.pct)
+        book.row(ws, r, values, formats)
         t = totals.setdefault(item.ledger, [0, 0, 0])
         t[0] += item.total
         t[1] += item.done

@@ -68,6 +68,7 @@ def _overall(book: Book, ranking: Ranking) -> None:
     _title(book, ws, ranking, "考评排名", len(heads))
     book.header(ws, 3, 0, heads, widths)
     ws.set_row(3, 42)
+    formats = [book.center if c in (0, 6, 7, 8) else None for c in range(len(heads))]
     r = 3
     for s in ranking.units:
         r += 1
@@ -87,8 +88,7 @@ def _overall(book: Book, ranking: Ranking) -> None:
             *(PENDING_LABEL if i.points is None else i.points for i in s.items),
             note,
         ]
-        for c, value in enumerate(values):
-            book.put(ws, r, c, value, book.center if c in (0, 6, 7, 8) else None)
+        book.row(ws, r, values, formats)
     ws.freeze_panes(4, 3)
     ws.autofilter(3, 0, max(r, 4), len(heads) - 1)
     if r > 3:
@@ -119,6 +119,7 @@ def _grouped(
     _title(book, ws, ranking, f"考评排名（按{label}）", len(heads))
     for c, width in enumerate([9, 9, 28, 16, 8, 8, 8]):
         ws.set_column(c, c, width)
+    formats = [book.center if c in (0, 5, 6) else None for c in range(len(heads))]
     r = 2
     for group, members in ranking.groups(key):
         if not members:
@@ -147,8 +148,7 @@ def _grouped(
                 s.grade or PENDING_LABEL,
                 _rank_text(s.rank),
             ]
-            for c, value in enumerate(values):
-                book.put(ws, r, c, value, book.center if c in (0, 5, 6) else None)
+            book.row(ws, r, values, formats)
 
 
 def _breakdown(book: Book, ranking: Ranking) -> None:
@@ -159,25 +159,21 @@ def _breakdown(book: Book, ranking: Ranking) -> None:
     heads = ["单位编码", "单位名称", "考评项目编号", "考评项目", "分值", "得分", "依据"]
     _title(book, ws, ranking, "得分明细（评分方式和规则见“考评细则”）", len(heads))
     book.header(ws, 3, 0, heads, [9, 26, 8, 12, 6, 8, 70])
-    put, wrap, bold = book.put, book.wrap, book.bold
+    row = book.row
+    plain = (None, None, None, None, None, None, book.wrap)
+    bold = (book.bold,) * 7
     r = 3
     for s in ranking.units:
         code, name = s.unit.code, s.unit.name
         for i in s.items:
             r += 1
-            put(ws, r, 0, code)
-            put(ws, r, 1, name)
-            put(ws, r, 2, i.code)
-            put(ws, r, 3, i.name)
-            put(ws, r, 4, i.max)
-            put(ws, r, 5, PENDING_LABEL if i.points is None else i.points)
-            put(ws, r, 6, i.why, wrap)
+            points = PENDING_LABEL if i.points is None else i.points
+            row(ws, r, (code, name, i.code, i.name, i.max, points, i.why), plain)
         r += 1
         total = f"合计 {num(s.total)} 分" + (
             f"（待评，已评项目满分 {num(s.known_max)} 分）" if s.pending else f"，{s.grade}"
         )
-        for c, value in enumerate([code, name, "", "合计", "", s.total, total]):
-            put(ws, r, c, value, bold)
+        row(ws, r, (code, name, "", "合计", "", s.total, total), bold)
     ws.freeze_panes(4, 2)
     ws.autofilter(3, 0, max(r, 4), len(heads) - 1)
     ws.repeat_rows(3, 3)
@@ -201,6 +197,7 @@ def _pending(book: Book, ranking: Ranking) -> None:
     heads = ["单位编码", "单位名称", "单位类别", "所属地区", "已评得分", "已评项目满分", "待评项目"]
     _title(book, ws, ranking, "待评单位", len(heads))
     book.header(ws, 3, 0, heads, [9, 28, 16, 10, 9, 11, 50])
+    formats = (None, None, None, None, None, None, book.wrap)
     r = 3
     for s in ranking.pending:
         r += 1
@@ -214,5 +211,4 @@ def _pending(book: Book, ranking: Ranking) -> None:
             s.known_max,
             waiting + "：尚未收到已接收的督导考评表",
         ]
-        for c, value in enumerate(values):
-            book.put(ws, r, c, value, book.wrap if c == 6 else None)
+        book.row(ws, r, values, formats)
