@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from reporting import outputs
+from reporting import factcache, outputs
 from reporting.collate.facts import Month, load_month
 from reporting.collate.status import reminder_text, reminder_workbook
 from reporting.collate.workbook import summary_workbook
@@ -55,7 +55,17 @@ def read_month_revision(root: Path, period: str) -> tuple[Workspace, Month, str]
     """The workspace, the month, and the store revision it was read at."""
     ws, plan, when = open_period(root, period)
     with Store.open(ws.store_path) as store:
-        return ws, load_month(store, plan, when), store.revision()
+        revision = store.revision()
+        return ws, month_facts(ws, store, plan, when, revision), revision
+
+
+def month_facts(
+    ws: Workspace, store: Store, plan: Plan, period: Period, revision: str | None = None
+) -> Month:
+    """:func:`load_month`, kept between commands while the store, plan and tool are
+    unchanged (:mod:`reporting.factcache`)."""
+    made_from = (plan.version, revision or store.revision(), str(period))
+    return factcache.kept(ws, f"month-{period}", made_from, lambda: load_month(store, plan, period))
 
 
 def period_folder(ws: Workspace, month: Month) -> Path:

@@ -116,7 +116,7 @@ def make_inspection_sheets(
 
     The plan version is recorded in the store so returned sheets can be checked against it.
     ``as_of`` decides which periods' deadlines count for timeliness (default: today)."""
-    from reporting.collate.facts import load_month
+    from reporting.collate.service import month_facts
     from reporting.store import Store
 
     ws = Workspace(root)
@@ -131,7 +131,7 @@ def make_inspection_sheets(
             plan.version, plan.plan_id, plan.settings.name, snapshot.dump(result)
         )
         store.save_units(plan.version, plan.units)
-        month = load_month(store, plan, when)
+        month = month_facts(ws, store, plan, when)
     key = ws.form_key()
     stamp = (now or datetime.now()).isoformat(timespec="seconds")
     folder = ws.outbox / INSPECTION_DIR / str(when)

@@ -54,8 +54,7 @@ def report(
 ) -> ReportResult:
     """Summary and ranking workbooks, the notice (and its PDF when ``pdf`` and LibreOffice is
     installed) and the dashboard for ``period``."""
-    from reporting.collate.facts import load_month
-    from reporting.collate.service import open_period, write_summary
+    from reporting.collate.service import month_facts, open_period, write_summary
     from reporting.scoring.service import rank_month
     from reporting.store import Store
 
@@ -65,8 +64,9 @@ def report(
     # The annexes are what `collate` and `rank` wrote when nothing has changed since (the
     # usual order of a month); otherwise they are written again from this same reading.
     with Store.open(ws.store_path) as store:
-        month = load_month(store, plan, when)
-        summary_path = write_summary(ws, month, store.revision(), reuse=True)
+        revision = store.revision()
+        month = month_facts(ws, store, plan, when, revision)
+        summary_path = write_summary(ws, month, revision, reuse=True)
         tick(1, steps)
         ranked = rank_month(ws, store, month, as_of=as_of, reuse=True)
     tick(2, steps)

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reporting import outputs
+from reporting import factcache, outputs
 from reporting.gcpause import paused_gc
 from reporting.periods import Period
 from reporting.scoring.items import OnSite
@@ -58,12 +58,11 @@ def rank(root: Path, period: str, *, as_of: date | None = None) -> RankResult:
     """Score and rank every unit for ``period`` and write the ranking workbook.
 
     ``as_of`` decides which periods' deadlines have passed for timeliness (default: today)."""
-    from reporting.collate.facts import load_month
-    from reporting.collate.service import open_period
+    from reporting.collate.service import month_facts, open_period
 
     ws, plan, when = open_period(root, period)
     with Store.open(ws.store_path) as store:
-        month = load_month(store, plan, when)
+        month = month_facts(ws, store, plan, when)
         return rank_month(ws, store, month, as_of=as_of)
 
 
@@ -75,9 +74,15 @@ def rank_month(
     from reporting.scoring.workbook import ranking_workbook
 
     day = as_of or date.today()
-    ranking = rank_units(month, load_onsite(store, month.period), day)
+    revision = store.revision()
+    ranking = factcache.kept(
+        ws,
+        f"ranking-{month.period}",
+        (month.plan.version, revision, str(month.period), day.isoformat()),
+        lambda: rank_units(month, load_onsite(store, month.period), day),
+    )
     path = ws.outbox / str(month.period) / f"排名表_{month.period}.xlsx"
-    made_from = outputs.fingerprint("ranking", month.plan.version, store.revision(), as_of=day)
+    made_from = outputs.fingerprint("ranking", month.plan.version, revision, as_of=day)
     if not (reuse and outputs.is_current(ws, path, made_from)):
         outputs.write(ws, path, ranking_workbook(ranking), made_from)
     return RankResult(ranking, path)

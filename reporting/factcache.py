@@ -1,0 +1,100 @@
+"""A month's facts and ranking kept between commands (``<workspace>/.cache/facts/``).
+
+``collate``, ``rank`` and ``report`` (and ``status``, ``inspect``) each need the month's facts
+read from the store (:func:`reporting.collate.facts.load_month`, 1.4 s at 10,000 units), and
+``rank`` and ``report`` the ranking (0.8 s). The first command to compute them keeps them; the
+next reads them back in a fraction of that when nothing they were made from has changed:
+
+- the store's revision (rows are only ever added; a new return or its superseding changes it),
+- the plan's content version and the period (and for a ranking the as-of day),
+- the tool itself: a hash of every module of ``reporting/`` and the Python version.
+
+The files are pickles, and reading a pickle can run code, so each carries an HMAC-SHA256 made
+with a key derived from the workspace's secret (``.form-key``, see docs/security.md): a file
+that does not verify (copied from another workspace, edited, truncated) is ignored and the
+facts are computed again. Deleting the folder only costs that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pickle
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from reporting.fsutil import atomic_write_bytes
+from reporting.gcpause import paused_gc
+from reporting.workspace import Workspace
+
+FOLDER = Path(".cache") / "facts"
+MAGIC = b"reporting-facts 1\n"
+T = TypeVar("T")
+
+
+@cache
+def tool_version() -> str:
+    """A hash of every module of the ``reporting`` package and of the Python version."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _key(ws: Workspace) -> bytes:
+    return hmac.new(ws.form_key(), b"fact cache", hashlib.sha256).digest()
+
+
+def _path(ws: Workspace, name: str) -> Path:
+    return ws.root / FOLDER / f"{name}.pickle"
+
+
+def _identity(name: str, made_from: tuple[object, ...]) -> bytes:
+    return repr((name, tool_version(), *made_from)).encode()
+
+
+def load(ws: Workspace, name: str, made_from: tuple[object, ...]) -> Any | None:
+    """The object kept as ``name`` from exactly ``made_from``, or None."""
+    try:
+        data = _path(ws, name).read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(MAGIC):
+        return None
+    mac, payload = data[len(MAGIC) : len(MAGIC) + 32], data[len(MAGIC) + 32 :]
+    expected = hmac.new(_key(ws), _identity(name, made_from) + b"\0" + payload, hashlib.sha256)
+    if not hmac.compare_digest(mac, expected.digest()):
+        return None  # made from something else, or not by this workspace
+    try:
+        with paused_gc():  # a million objects at 10,000 units
+            return pickle.loads(payload)
+    except Exception:  # verified but unreadable: e.g. a class renamed since; compute again
+        return None
+
+
+def save(ws: Workspace, name: str, made_from: tuple[object, ...], obj: object) -> None:
+    """Keep ``obj`` as ``name``; a failure to write only costs the next command time."""
+    with paused_gc():
+        payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    mac = hmac.new(_key(ws), _identity(name, made_from) + b"\0" + payload, hashlib.sha256)
+    path = _path(ws, name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, MAGIC + mac.digest() + payload, durable=False)
+    except OSError:
+        pass
+
+
+def kept(ws: Workspace, name: str, made_from: tuple[object, ...], make: Callable[[], T]) -> T:
+    """The object kept as ``name`` from ``made_from``, or ``make()`` (then kept)."""
+    found = load(ws, name, made_from)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    made = make()
+    save(ws, name, made_from, made)
+    return made
