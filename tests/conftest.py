@@ -121,3 +121,14 @@ class Office:
 @pytest.fixture
 def office(tmp_path: Path) -> Office:
     return Office(tmp_path / "office")
+
+
+@pytest.fixture
+def month(tmp_path: Path):
+    """A small month told in the store (tests/test_collate.py ``story``)."""
+    from tests.test_collate import Month, story
+
+    m = Month(tmp_path)
+    story(m)
+    yield m
+    m.store.close()

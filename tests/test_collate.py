@@ -219,14 +219,6 @@ def story(m: Month) -> None:
     )
 
 
-@pytest.fixture
-def month(tmp_path: Path):
-    m = Month(tmp_path)
-    story(m)
-    yield m
-    m.store.close()
-
-
 def loaded(m: Month, period: Period = MAY):
     return load_month(m.store, m.plan, period)
 

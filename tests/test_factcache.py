@@ -15,17 +15,9 @@ from reporting.collate.service import collate, status
 from reporting.reports.service import report
 from reporting.scoring import rank as rank_module
 from reporting.scoring.service import rank
-from tests.test_collate import MAY, Month, story
+from tests.test_collate import MAY, Month
 
 AS_OF = date(2014, 6, 9)
-
-
-@pytest.fixture
-def month(tmp_path: Path):
-    m = Month(tmp_path)
-    story(m)
-    yield m
-    m.store.close()
 
 
 @pytest.fixture
