@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -468,5 +469,33 @@ class Book:
     def close(self) -> bytes:
         for ws in self.wb.worksheets():
             _settle_dimensions(ws)
-        self.wb.close()
+        import xlsxwriter.workbook as module
+
+        if getattr(module, "ZipFile", None) is not zipfile.ZipFile:  # not the XlsxWriter we know
+            self.wb.close()
+            return self.buf.getvalue()
+        module.ZipFile = _QuickZipFile
+        try:
+            self.wb.close()
+        finally:
+            module.ZipFile = zipfile.ZipFile
         return self.buf.getvalue()
+
+
+ZIP_LEVEL = 3
+
+
+class _QuickZipFile(zipfile.ZipFile):
+    """The zip XlsxWriter writes a Book into, at zlib level 3 (XlsxWriter asks for none, so
+    zlib's default 6): a 10,000-unit ranking workbook compresses about three times quicker
+    and comes out about 17% larger (4.6 instead of 3.9 MB)."""
+
+    def writestr(
+        self,
+        zinfo_or_arcname: Any,
+        data: Any,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        level = ZIP_LEVEL if compresslevel is None else compresslevel
+        super().writestr(zinfo_or_arcname, data, compress_type, level)

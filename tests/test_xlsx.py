@@ -206,3 +206,24 @@ def test_a_cell_beyond_the_sheet_is_a_clear_error_not_a_dropped_value():
     ws = book.sheet("数据")
     with pytest.raises(ReportingError, match="超出 Excel 一个工作表的范围"):
         book.put(ws, 1_048_576, 0, "第 1048577 行")
+
+
+def test_books_are_compressed_at_the_quicker_level():
+    import zlib
+
+    from reporting.xlsx import ZIP_LEVEL
+
+    book = Book()
+    ws = book.sheet("表")
+    for r in range(500):
+        book.row(ws, r, [f"U{r:05d}", f"单位{r}", r * 1.5, "已完成" if r % 3 else "未完成"])
+    data = book.close()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        for info in zf.infolist():
+            packer = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
+            raw = zf.read(info)
+            assert len(packer.compress(raw) + packer.flush()) == info.compress_size, info.filename
+    import xlsxwriter.workbook
+
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after closing

@@ -250,7 +250,15 @@ def outliers(month: Month) -> list[Outlier]:
 
     Summed indicators (counts of people, essays, events) are compared per staff member, so a
     5,000-strong hospital is not an outlier beside a 60-person bureau of the same city.
+    Computed once a month (the summary workbook and the command's report both ask).
     """
+    found = month.memo.get("outliers")
+    if found is None:
+        found = month.memo["outliers"] = _outliers(month)
+    return list(found)
+
+
+def _outliers(month: Month) -> list[Outlier]:
     out: list[Outlier] = []
     for ind in month.plan.indicators:
         if not ind.numeric:
