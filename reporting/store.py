@@ -621,6 +621,13 @@ class Store:
         """The content hash of every recorded submission (one query, for duplicate checks)."""
         return {row[0] for row in self._conn.execute("SELECT sha256 FROM submissions")}
 
+    def submissions_by_sha(self) -> dict[str, SubmissionInfo]:
+        """Every recorded submission by content hash (one query, for duplicate checks)."""
+        return {
+            row[1]: _info(row)
+            for row in self._conn.execute(f"SELECT {_SUB_COLUMNS} FROM submissions")
+        }
+
     def submission_by_sha(self, sha256: str) -> SubmissionInfo | None:
         row = self._conn.execute(
             f"SELECT {_SUB_COLUMNS} FROM submissions WHERE sha256 = ?", (sha256,)
