@@ -307,6 +307,7 @@ def collect(
     plan = plan_result.plan
     result = CollectResult(uuid.uuid4().hex[:12], dry_run)
     with Store.open(ws.store_path) as store, store.lock("collect"):
+        store.bulk_writes()
         if not dry_run:
             store.save_plan_version(
                 plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
