@@ -27,6 +27,7 @@ from reporting.forms.layout import (
     indicator_hint,
     ledger_header,
 )
+from reporting.intake.reader import split_ref
 from reporting.periods import Period
 from reporting.plan.load import require_plan
 from reporting.plan.model import Plan
@@ -106,6 +107,11 @@ def test_locked_cells_and_fingerprint_are_unchanged(plan: Plan):
                         reference_locked(layout).items()
                     )
                     assert layout.fingerprint() == reference_fingerprint(layout)
+                    places = layout.locked_places()
+                    assert [((s, r), v) for s, r, _, _, v in places] == list(
+                        layout.locked_cells().items()
+                    )
+                    assert all(split_ref(r) == (row, col) for _, r, row, col, _ in places)
 
 
 def test_shape_serves_only_its_own_plan_unit_and_period(plan: Plan):

@@ -210,6 +210,16 @@ class FormLayout:
             values[pos] = _join_hint(fixed, [_with_headcount(w, headcount) for w in rules])
         return shape, values
 
+    def locked_places(self) -> list[tuple[str, str, int, int, str]]:
+        """:meth:`locked_cells` as (sheet, A1, 1-based row, column, text), in the same order."""
+        shape, values = self._locked_values
+        return [
+            (sheet, ref, row, col, value)
+            for (sheet, ref), (_, row, col), value in zip(
+                shape.keys, shape.cells, values, strict=True
+            )
+        ]
+
     def fingerprint_text(self) -> str:
         """What the fingerprint hashes: the sheet names and every locked cell as
         ``["sheet!A1", text]`` sorted by the first, as JSON."""
@@ -233,7 +243,8 @@ class LockedShape:
     form order with their texts (``values``; empty at the unit's own places), the positions of
     the instructions' values (in :data:`INFO_LABELS` order) and of the 填报要求 hints (with
     their parts that do not depend on the unit, and the words of each rule before the unit's
-    headcount goes in), and the fingerprint's order (positions sorted by ``"sheet!A1"``)."""
+    headcount goes in), the fingerprint's order (positions sorted by ``"sheet!A1"``) and each
+    place as (sheet, 1-based row, column)."""
 
     keys: tuple[tuple[str, str], ...]
     values: tuple[str, ...]
@@ -241,6 +252,7 @@ class LockedShape:
     hints: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...]
     names: tuple[str, ...]
     order: tuple[int, ...]
+    cells: tuple[tuple[str, int, int], ...] = ()
 
 
 def locked_shape(
@@ -250,40 +262,44 @@ def locked_shape(
     ledgers: tuple[LedgerSlot, ...],
 ) -> LockedShape:
     keys: list[tuple[str, str]] = []
+    cells: list[tuple[str, int, int]] = []
     values: list[str] = []
     info: list[int] = []
     hints: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
 
-    def put(sheet: str, ref: str, value: str) -> int:
-        keys.append((sheet, ref))
+    def put(sheet: str, row: int, col: int, value: str) -> int:
+        keys.append((sheet, a1(row, col)))
+        cells.append((sheet, row, col))
         values.append(value)
         return len(keys) - 1
 
     for i, label in enumerate(INFO_LABELS):
         row = INFO_FIRST_ROW + i
-        put(INSTRUCTIONS, a1(row, 1), label)
-        info.append(put(INSTRUCTIONS, a1(row, 2), ""))
+        put(INSTRUCTIONS, row, 1, label)
+        info.append(put(INSTRUCTIONS, row, 2, ""))
     for c, col in enumerate(ACTIVITY_COLUMNS, start=1):
-        put(ACTIVITIES, a1(HEADER_ROW, c), col.header)
+        put(ACTIVITIES, HEADER_ROW, c, col.header)
     for slot in activities:
         for c, value in enumerate(activity_locked_values(plan, slot.activity), start=1):
-            put(ACTIVITIES, a1(slot.row, c), value)
+            put(ACTIVITIES, slot.row, c, value)
     for c, col in enumerate(INDICATOR_COLUMNS, start=1):
-        put(INDICATORS, a1(HEADER_ROW, c), col.header)
+        put(INDICATORS, HEADER_ROW, c, col.header)
     for slot in indicators:
         ind = slot.indicator
         fixed = [ind.code, ind.name, ind.measure, "是" if ind.required else "否"]
         for c, value in enumerate(fixed, start=1):
-            put(INDICATORS, a1(slot.row, c), value)
-        pos = put(INDICATORS, a1(slot.row, len(fixed) + 1), "")
+            put(INDICATORS, slot.row, c, value)
+        pos = put(INDICATORS, slot.row, len(fixed) + 1, "")
         rules = tuple(_rule_words(indicators, rule.text) for rule in ind.rules)
         hints.append((pos, tuple(_hint_parts(plan, ind)), rules))
     for ls in ledgers:
         for i, column in enumerate(ls.ledger.columns):
-            put(ls.sheet, a1(HEADER_ROW, ls.column(i)), ledger_header(column))
+            put(ls.sheet, HEADER_ROW, ls.column(i), ledger_header(column))
     names = tuple(f"{sheet}!{ref}" for sheet, ref in keys)
     order = tuple(sorted(range(len(keys)), key=names.__getitem__))
-    return LockedShape(tuple(keys), tuple(values), tuple(info), tuple(hints), names, order)
+    return LockedShape(
+        tuple(keys), tuple(values), tuple(info), tuple(hints), names, order, tuple(cells)
+    )
 
 
 # Shapes by (plan, unit category), for build_layout: intake rebuilds a layout for every returned
