@@ -38,7 +38,7 @@ from reporting.fsutil import atomic_write_text
 CACHE_DIR = ".cache"
 RECORD = "inbox-seen.json"
 FORMAT = 1
-#: A file is remembered only if it had not changed for this long when its bytes were read.
+#: A file is remembered only if it had not changed for this long when it was stat'ed.
 SETTLE_NS = 2_000_000_000
 
 Identity = tuple[int, int, int, int, int]  # device, inode, size, mtime_ns, ctime_ns
