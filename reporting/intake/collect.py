@@ -37,7 +37,7 @@ from reporting.intake.feedback import (
     unidentified_text,
 )
 from reporting.intake.reader import ReadResult, read_workbook
-from reporting.intake.sandbox import Outcome, run_isolated
+from reporting.intake.sandbox import Outcome, run_isolated, warm_up
 from reporting.intake.seen import SeenFiles
 from reporting.intake.sources import Source, SourceReader, SourceUnavailable, scan_inbox
 from reporting.intake.validate import FormCheck, IntakeContext, check_workbook
@@ -332,6 +332,8 @@ def collect(
                 )
             known = SeenFiles.of(ws.root)
             run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path, known)
+            if _has_entries(ws.inbox):
+                warm_up(_check_task)  # the workers' server starts while we scan
             sources = scan_inbox(ws.inbox, ws.root, known)
             total = len(sources)
             done = 0
@@ -351,6 +353,14 @@ def collect(
             _name_duplicates(store, result)
             known.save()
     return result
+
+
+def _has_entries(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return next(it, None) is not None
+    except OSError:
+        return False
 
 
 def _name_duplicates(store: Store, result: CollectResult) -> None:
