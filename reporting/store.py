@@ -67,6 +67,7 @@ else:
     import fcntl
 
 BUSY_TIMEOUT_MS = 5000
+BULK_CHECKPOINT_PAGES = 10_000  # see Store.bulk_writes
 # SQLite builds before 3.32 allow 999 host parameters per statement; stay well below.
 _CHUNK = 500
 
@@ -421,6 +422,15 @@ class Store:
         c.execute("PRAGMA synchronous=NORMAL")
         c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
+    def bulk_writes(self) -> None:
+        """For a run that commits thousands of small transactions (``collect``: one per file):
+        copy the write-ahead log back into the database every ~40 MB instead of SQLite's
+        default ~4 MB. Each checkpoint rewrites the same index pages and syncs, so fewer of
+        them save a sixth of the store's CPU per file and more of its wall time; durability
+        is unchanged (WAL, ``synchronous=NORMAL``), and closing the store checkpoints and
+        removes the log as before. For this connection only."""
+        self._conn.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
+
     # ---- transactions
 
     @contextmanager
@@ -620,6 +630,13 @@ class Store:
     def submission_shas(self) -> set[str]:
         """The content hash of every recorded submission (one query, for duplicate checks)."""
         return {row[0] for row in self._conn.execute("SELECT sha256 FROM submissions")}
+
+    def submissions_by_sha(self) -> dict[str, SubmissionInfo]:
+        """Every recorded submission by content hash (one query, for duplicate checks)."""
+        return {
+            row[1]: _info(row)
+            for row in self._conn.execute(f"SELECT {_SUB_COLUMNS} FROM submissions")
+        }
 
     def submission_by_sha(self, sha256: str) -> SubmissionInfo | None:
         row = self._conn.execute(

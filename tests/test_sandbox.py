@@ -16,7 +16,7 @@ import zipfile
 import pytest
 
 from reporting.intake.reader import read_workbook_task
-from reporting.intake.sandbox import Outcome, run_isolated
+from reporting.intake.sandbox import Outcome, run_isolated, warm_up
 
 _GIB = 1024 * 1024 * 1024
 
@@ -181,6 +181,20 @@ def test_a_worker_that_died_while_idle_costs_no_task() -> None:
 
 def test_no_tasks_no_processes() -> None:
     assert run_isolated(behave, []) == []
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "fork"])
+def test_warm_up_then_run(start_method: str) -> None:
+    """A fork server started early serves the run (and a second warm-up changes nothing)."""
+    warm_up(behave, start_method=start_method)
+    warm_up(behave, start_method=start_method)
+    assert multiprocessing.active_children() == []  # the server is not a child process
+    outcomes = run_isolated(behave, ["a", "raise", "b"], workers=2, start_method=start_method)
+    assert [(o.ok, o.result, o.failure) for o in outcomes] == [
+        (True, "a", None),
+        (False, None, "error"),
+        (True, "b", None),
+    ]
 
 
 def test_interrupt_stops_every_worker() -> None:

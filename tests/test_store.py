@@ -15,6 +15,7 @@ import pytest
 from reporting.findings import Finding, Severity
 from reporting.plan.model import Unit
 from reporting.store import (
+    BULK_CHECKPOINT_PAGES,
     MIGRATIONS,
     ActivityRow,
     LedgerRow,
@@ -63,6 +64,22 @@ def record(sha: str, **changes: Any) -> SubmissionRecord:
 
 
 # ---- opening and migrations
+
+
+def test_bulk_writes_checkpoints_rarely_and_leaves_no_log(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    with Store.open(path) as s:
+        default = rows(s, "PRAGMA wal_autocheckpoint")[0][0]
+        s.bulk_writes()
+        assert rows(s, "PRAGMA wal_autocheckpoint") == [(BULK_CHECKPOINT_PAGES,)]
+        assert default < BULK_CHECKPOINT_PAGES
+        for i in range(50):
+            s.record_submission(record(f"{i:064x}"), "run")
+        assert Path(f"{path}-wal").exists()
+    assert not Path(f"{path}-wal").exists()  # closing checkpoints and removes the log
+    with Store.open(path) as s:
+        assert len(s.submissions()) == 50
+        assert rows(s, "PRAGMA wal_autocheckpoint") == [(default,)]  # that connection only
 
 
 def test_open_creates_store_with_pragmas_and_records_migrations_once(tmp_path: Path) -> None:

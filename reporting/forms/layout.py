@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
@@ -149,6 +150,9 @@ class FormLayout:
     indicators: tuple[IndicatorSlot, ...]
     ledgers: tuple[LedgerSlot, ...]
     kind: str = FORM_KIND_UNIT
+    # What this layout shares with every other of the same plan and unit category (see
+    # :func:`build_layout`); worked out from the slots when not given.
+    shape: LockedShape | None = field(default=None, compare=False, repr=False)
 
     # ---- sheets
     @property
@@ -187,39 +191,41 @@ class FormLayout:
         }
 
     def locked_cells(self) -> dict[tuple[str, str], str]:
-        """Every locked cell whose content defines the layout, as text."""
-        return dict(self._locked)
+        """Every locked cell whose content defines the layout, as text, in form order (the
+        instructions' labels and values, then each sheet's headers and rows)."""
+        shape, values = self._locked_values
+        return dict(zip(shape.keys, values, strict=True))
 
     @cached_property
-    def _locked(self) -> dict[tuple[str, str], str]:
-        cells: dict[tuple[str, str], str] = {}
+    def _locked_values(self) -> tuple[LockedShape, list[str]]:
+        shape = self.shape or locked_shape(
+            self.plan, self.activities, self.indicators, self.ledgers
+        )
+        values = list(shape.values)
         info = self.info_values()
-        for i, label in enumerate(INFO_LABELS):
-            row = INFO_FIRST_ROW + i
-            cells[(INSTRUCTIONS, a1(row, 1))] = label
-            cells[(INSTRUCTIONS, a1(row, 2))] = info[label]
-        for c, col in enumerate(ACTIVITY_COLUMNS, start=1):
-            cells[(ACTIVITIES, a1(HEADER_ROW, c))] = col.header
-        for slot in self.activities:
-            for c, value in enumerate(activity_locked_values(self.plan, slot.activity), start=1):
-                cells[(ACTIVITIES, a1(slot.row, c))] = value
-        for c, col in enumerate(INDICATOR_COLUMNS, start=1):
-            cells[(INDICATORS, a1(HEADER_ROW, c))] = col.header
-        for slot in self.indicators:
-            for c, value in enumerate(indicator_locked_values(self, slot.indicator), start=1):
-                cells[(INDICATORS, a1(slot.row, c))] = value
-        for ls in self.ledgers:
-            for i, column in enumerate(ls.ledger.columns):
-                cells[(ls.sheet, a1(HEADER_ROW, ls.column(i)))] = ledger_header(column)
-        return cells
+        for pos, label in zip(shape.info, INFO_LABELS, strict=True):
+            values[pos] = info[label]
+        headcount = self.unit.headcount
+        for pos, fixed, rules in shape.hints:
+            values[pos] = _join_hint(fixed, [_with_headcount(w, headcount) for w in rules])
+        return shape, values
+
+    def locked_places(self) -> list[tuple[str, str, int, int, str]]:
+        """:meth:`locked_cells` as (sheet, A1, 1-based row, column, text), in the same order."""
+        shape, values = self._locked_values
+        return [
+            (sheet, ref, row, col, value)
+            for (sheet, ref), (_, row, col), value in zip(
+                shape.keys, shape.cells, values, strict=True
+            )
+        ]
 
     def fingerprint_text(self) -> str:
-        """What the fingerprint hashes: the sheet names and every locked cell, as JSON."""
+        """What the fingerprint hashes: the sheet names and every locked cell as
+        ``["sheet!A1", text]`` sorted by the first, as JSON."""
+        shape, values = self._locked_values
         return json.dumps(
-            [
-                list(self.sheet_names),
-                sorted((f"{s}!{c}", v) for (s, c), v in self.locked_cells().items()),
-            ],
+            [list(self.sheet_names), [(shape.names[i], values[i]) for i in shape.order]],
             ensure_ascii=False,
         )
 
@@ -229,6 +235,78 @@ class FormLayout:
 
     def fingerprint(self) -> str:
         return self._fingerprint
+
+
+@dataclass(frozen=True)
+class LockedShape:
+    """The locked cells of a form, minus what belongs to the unit: their places (``keys``) in
+    form order with their texts (``values``; empty at the unit's own places), the positions of
+    the instructions' values (in :data:`INFO_LABELS` order) and of the 填报要求 hints (with
+    their parts that do not depend on the unit, and the words of each rule before the unit's
+    headcount goes in), the fingerprint's order (positions sorted by ``"sheet!A1"``) and each
+    place as (sheet, 1-based row, column)."""
+
+    keys: tuple[tuple[str, str], ...]
+    values: tuple[str, ...]
+    info: tuple[int, ...]
+    hints: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...]
+    names: tuple[str, ...]
+    order: tuple[int, ...]
+    cells: tuple[tuple[str, int, int], ...] = ()
+
+
+def locked_shape(
+    plan: Plan,
+    activities: tuple[ActivitySlot, ...],
+    indicators: tuple[IndicatorSlot, ...],
+    ledgers: tuple[LedgerSlot, ...],
+) -> LockedShape:
+    keys: list[tuple[str, str]] = []
+    cells: list[tuple[str, int, int]] = []
+    values: list[str] = []
+    info: list[int] = []
+    hints: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
+
+    def put(sheet: str, row: int, col: int, value: str) -> int:
+        keys.append((sheet, a1(row, col)))
+        cells.append((sheet, row, col))
+        values.append(value)
+        return len(keys) - 1
+
+    for i, label in enumerate(INFO_LABELS):
+        row = INFO_FIRST_ROW + i
+        put(INSTRUCTIONS, row, 1, label)
+        info.append(put(INSTRUCTIONS, row, 2, ""))
+    for c, col in enumerate(ACTIVITY_COLUMNS, start=1):
+        put(ACTIVITIES, HEADER_ROW, c, col.header)
+    for slot in activities:
+        for c, value in enumerate(activity_locked_values(plan, slot.activity), start=1):
+            put(ACTIVITIES, slot.row, c, value)
+    for c, col in enumerate(INDICATOR_COLUMNS, start=1):
+        put(INDICATORS, HEADER_ROW, c, col.header)
+    for slot in indicators:
+        ind = slot.indicator
+        fixed = [ind.code, ind.name, ind.measure, "是" if ind.required else "否"]
+        for c, value in enumerate(fixed, start=1):
+            put(INDICATORS, slot.row, c, value)
+        pos = put(INDICATORS, slot.row, len(fixed) + 1, "")
+        rules = tuple(_rule_words(indicators, rule.text) for rule in ind.rules)
+        hints.append((pos, tuple(_hint_parts(plan, ind)), rules))
+    for ls in ledgers:
+        for i, column in enumerate(ls.ledger.columns):
+            put(ls.sheet, HEADER_ROW, ls.column(i), ledger_header(column))
+    names = tuple(f"{sheet}!{ref}" for sheet, ref in keys)
+    order = tuple(sorted(range(len(keys)), key=names.__getitem__))
+    return LockedShape(
+        tuple(keys), tuple(values), tuple(info), tuple(hints), names, order, tuple(cells)
+    )
+
+
+# Shapes by (plan, unit category), for build_layout: intake rebuilds a layout for every returned
+# file, and all forms of one category share everything but the unit's own texts. The plan itself
+# is kept with its shapes, so the id in the key always names that very (immutable) plan.
+_SHAPES: dict[tuple[int, str], tuple[Plan, LockedShape]] = {}
+_SHAPES_MAX = 64
 
 
 def fingerprint_of(text: str) -> str:
@@ -250,13 +328,23 @@ def activity_locked_values(plan: Plan, activity: Activity) -> list[str]:
 
 def indicator_hint(layout: FormLayout, ind: Indicator) -> str:
     """The 填报要求 text: type, bounds and rules in words a clerk understands."""
+    rules = [describe_rule(layout, rule.text) for rule in ind.rules]
+    return _join_hint(_hint_parts(layout.plan, ind), rules)
+
+
+def _join_hint(parts: Iterable[str], rules: Iterable[str]) -> str:
+    return "；".join([*parts, *rules])
+
+
+def _hint_parts(plan: Plan, ind: Indicator) -> list[str]:
+    """The hint's type and bounds (the same for every unit)."""
     parts: list[str] = []
     if ind.type is ValueType.INTEGER:
         parts.append("填整数")
     elif ind.type is ValueType.DECIMAL:
         parts.append("填数字，可带小数")
     elif ind.type is ValueType.DATE:
-        parts.append(f"填日期（{layout.plan.settings.year}年内）")
+        parts.append(f"填日期（{plan.settings.year}年内）")
     elif ind.type is ValueType.YESNO:
         parts.append("选“是”或“否”")
     else:
@@ -268,20 +356,26 @@ def indicator_hint(layout: FormLayout, ind: Indicator) -> str:
             parts.append(f"不小于 {ind.minimum:g}")
         elif ind.maximum is not None:
             parts.append(f"不大于 {ind.maximum:g}")
-    for rule in ind.rules:
-        parts.append(describe_rule(layout, rule.text))
-    return "；".join(parts)
+    return parts
 
 
 def describe_rule(layout: FormLayout, text: str) -> str:
+    return _with_headcount(_rule_words(layout.indicators, text), layout.unit.headcount)
+
+
+def _rule_words(indicators: tuple[IndicatorSlot, ...], text: str) -> str:
+    """A rule in words, but for the unit's headcount (:func:`_with_headcount`)."""
     words = text.replace("<=", "不大于").replace(">=", "不小于").replace("!=", "不等于")
     words = (
         words.replace("==", "等于").replace("<", "小于").replace(">", "大于").replace("=", "等于")
     )
-    for slot in layout.indicators:
+    for slot in indicators:
         words = words.replace(f"[{slot.indicator.code}]", f"“{slot.indicator.name}”")
-    words = words.replace("职工人数", f"职工人数（{layout.unit.headcount}）")
-    return words.strip()
+    return words
+
+
+def _with_headcount(words: str, headcount: int) -> str:
+    return words.replace("职工人数", f"职工人数（{headcount}）").strip()
 
 
 def indicator_locked_values(layout: FormLayout, ind: Indicator) -> list[str]:
@@ -309,7 +403,15 @@ def build_layout(
         LedgerSlot(lg, FIRST_ROW, max(LEDGER_MIN_ROWS, rows.get(lg.name, LEDGER_MIN_ROWS)))
         for lg in plan.ledgers
     )
-    return FormLayout(plan, unit, period, acts, inds, ledgers)
+    # The slots above depend on the plan and the unit's category only (ledger row counts do not
+    # change the locked cells): so does their shape.
+    key = (id(plan), unit.category)
+    cached = _SHAPES.get(key)
+    if cached is None or cached[0] is not plan:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        cached = _SHAPES[key] = (plan, locked_shape(plan, acts, inds, ledgers))
+    return FormLayout(plan, unit, period, acts, inds, ledgers, shape=cached[1])
 
 
 # --------------------------------------------------------------------------- metadata

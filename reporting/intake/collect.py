@@ -37,14 +37,15 @@ from reporting.intake.feedback import (
     unidentified_text,
 )
 from reporting.intake.reader import ReadResult, read_workbook
-from reporting.intake.sandbox import Outcome, run_isolated
+from reporting.intake.sandbox import Outcome, run_isolated, warm_up
+from reporting.intake.seen import SeenFiles
 from reporting.intake.sources import Source, SourceReader, SourceUnavailable, scan_inbox
 from reporting.intake.validate import FormCheck, IntakeContext, check_workbook
 from reporting.periods import Period
 from reporting.plan import snapshot
 from reporting.plan.load import require_plan_result
 from reporting.plan.model import Plan
-from reporting.store import Store, SubmissionRecord
+from reporting.store import Store, SubmissionInfo, SubmissionRecord
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -306,6 +307,7 @@ def collect(
     plan = plan_result.plan
     result = CollectResult(uuid.uuid4().hex[:12], dry_run)
     with Store.open(ws.store_path) as store, store.lock("collect"):
+        store.bulk_writes()
         if not dry_run:
             store.save_plan_version(
                 plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
@@ -328,8 +330,11 @@ def collect(
                     ),
                     fh,
                 )
-            run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path)
-            sources = scan_inbox(ws.inbox, ws.root)
+            known = SeenFiles.of(ws.root)
+            run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path, known)
+            if _has_entries(ws.inbox):
+                warm_up(_check_task)  # the workers' server starts while we scan
+            sources = scan_inbox(ws.inbox, ws.root, known)
             total = len(sources)
             done = 0
             candidates: list[Source] = []
@@ -346,7 +351,16 @@ def collect(
         if not dry_run:
             result.notices = run.write_notices()
             _name_duplicates(store, result)
+            known.save()
     return result
+
+
+def _has_entries(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return next(it, None) is not None
+    except OSError:
+        return False
 
 
 def _name_duplicates(store: Store, result: CollectResult) -> None:
@@ -415,9 +429,12 @@ class _Run:
         received_at: datetime,
         dry_run: bool,
         context_path: str,
+        known: SeenFiles | None = None,
     ) -> None:
         self.ws, self.store, self.plan, self.plans, self.key = ws, store, plan, plans, key
         self.context_path = context_path
+        self.known = known or SeenFiles(None)
+        self.priors: dict[str, SubmissionInfo] = {}  # recorded before this run, by sha
         self.result, self.received_at, self.dry_run = result, received_at, dry_run
         self.seen: dict[str, str] = {}  # sha → display, within this run
         self.periods: set[str] = set()
@@ -431,7 +448,7 @@ class _Run:
             self.store.audit("skipped", self.result.run_id, path=source.display, detail=reason)
 
     def duplicate(self, source: Source, sha: str, of: str) -> None:
-        prior = self.store.submission_by_sha(sha)
+        prior = self.priors.get(sha) or self.store.submission_by_sha(sha)
         again = of == source.display or self.store.was_audited("duplicate", sha, source.display)
         note = "此前已处理过这个文件" if again else f"与已收到的 {of} 内容完全相同，不重复计入"
         if prior is not None and prior.period:
@@ -473,7 +490,7 @@ class _Run:
         checking: dict[int, _Entry] = {}  # by task index, until its outcome is back
         tasks_made = itertools.count()
         counter = [done]
-        recorded = self.store.submission_shas()  # before this run
+        self.priors = priors = self.store.submissions_by_sha()  # before this run
 
         def flush() -> None:
             # Record in inbox order as soon as the next file is resolved, so the store and
@@ -496,16 +513,22 @@ class _Run:
             for source in candidates:
                 entry = _Entry(source)
                 waiting.append(entry)
-                try:
-                    data = reader.read(source)
-                except SourceUnavailable as exc:
-                    entry.unavailable = str(exc)
-                    continue
-                entry.sha = sha = hashlib.sha256(data).hexdigest()
+                # A file an earlier run hashed and that is unchanged since (see seen.py) is not
+                # read again when those bytes are a duplicate anyway.
+                sha = source.known_sha256
+                if sha is None or (sha not in self.seen and sha not in priors):
+                    try:
+                        data = reader.read(source)
+                    except SourceUnavailable as exc:
+                        entry.unavailable = str(exc)
+                        continue
+                    sha = hashlib.sha256(data).hexdigest()
+                    self.known.hashed(source.display, sha)
+                entry.sha = sha
                 if sha in self.seen:
                     entry.duplicate_of = self.seen[sha]
                     continue
-                prior = self.store.submission_by_sha(sha) if sha in recorded else None
+                prior = priors.get(sha)
                 if prior is not None:
                     entry.duplicate_of = prior.original_path or prior.original_name
                     continue

@@ -127,6 +127,18 @@ def run_isolated(
     return pool.outcomes()
 
 
+def warm_up(fn: Callable[[T], R], *, start_method: str | None = None) -> None:
+    """Start the fork server now, for a caller that has other work to do before it calls
+    :func:`run_isolated` with ``fn``: the server imports the caller's modules in its own process
+    meanwhile (a third of a second for ``collect``, which scans the inbox first), and the
+    workers then start at once. Does nothing for other start methods or a server already up."""
+    ctx = _context(start_method, fn)
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _context(start_method: str | None, fn: Callable[..., Any]) -> Any:
     methods = multiprocessing.get_all_start_methods()
     method = start_method or ("forkserver" if "forkserver" in methods else "spawn")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Final, Literal, cast
 
+from reporting.intake.seen import Known, SeenFiles, identity
 from reporting.intake.sniff import NON_SPREADSHEET_KINDS, Kind, sniff
 
 #: A regular file (or zip member) above this size is not a form: skipped without reading it.
@@ -94,6 +96,8 @@ class Source:
     modified: datetime | None = None
     skip_code: str | None = None
     skip_reason: str | None = None
+    # The SHA-256 an earlier run computed for this very file (see reporting.intake.seen).
+    known_sha256: str | None = None
 
     @property
     def is_candidate(self) -> bool:
@@ -169,15 +173,17 @@ class SourceReader:
         return self._zip
 
 
-def scan_inbox(inbox: Path, workspace_root: Path) -> list[Source]:
+def scan_inbox(inbox: Path, workspace_root: Path, seen: SeenFiles | None = None) -> list[Source]:
     """Every file under ``inbox`` (recursively) and every member of every zip found there, sorted
     by path (zip members right after their archive's place). A missing inbox gives ``[]``.
 
-    Symlinks are followed only to regular files inside ``workspace_root``.
+    Symlinks are followed only to regular files inside ``workspace_root``. With ``seen``, a
+    regular file that an earlier run sniffed and that is still the very same file (see
+    :mod:`reporting.intake.seen`) is not opened: its kind and hash are taken from there.
     """
     if not inbox.is_dir():
         return []
-    scanner = _Scanner(inbox, workspace_root.resolve())
+    scanner = _Scanner(inbox, workspace_root.resolve(), seen)
     found = list(scanner.walk(inbox, ()))
     found.sort(key=_sort_key)
     return found
@@ -247,9 +253,10 @@ def _read_regular(path: Path, limit: int) -> bytes:
 
 
 class _Scanner:
-    def __init__(self, inbox: Path, root: Path) -> None:
+    def __init__(self, inbox: Path, root: Path, seen: SeenFiles | None = None) -> None:
         self.inbox = inbox
         self.root = root
+        self.seen = seen
 
     def walk(self, folder: Path, rel: tuple[str, ...]) -> Iterator[Source]:
         try:
@@ -303,6 +310,7 @@ class _Scanner:
     def _file(
         self, path: Path, real: Path, parts: tuple[str, ...], display: str
     ) -> Iterator[Source]:
+        stat_ns = time.time_ns()
         st = real.stat()
         found = Source(
             display=display,
@@ -319,13 +327,21 @@ class _Scanner:
         if st.st_size > MAX_FILE_BYTES:
             yield found.skipped("too-large", _TOO_LARGE)
             return
-        with _open_regular(real) as fh:
-            kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
-            if kind == "zip":
-                yield from _expand_archive(fh, replace(found, kind=kind))
-                return
-        found = replace(found, kind=kind)
-        skip = _kind_skip(kind)
+        remember = self.seen is not None and real == path  # not through a symlink
+        ident = identity(st)
+        known = self.seen.lookup(display, ident) if remember and self.seen else None
+        if known is not None:
+            found = replace(found, kind=known.kind, known_sha256=known.sha256)  # type: ignore[arg-type]
+        else:
+            with _open_regular(real) as fh:
+                kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
+                if kind == "zip":
+                    yield from _expand_archive(fh, replace(found, kind=kind))
+                    return
+            if remember and self.seen:
+                self.seen.remember(display, ident, Known(kind), stat_ns)
+            found = replace(found, kind=kind)
+        skip = _kind_skip(found.kind)
         yield found.skipped(*skip) if skip else found
 
 

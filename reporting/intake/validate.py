@@ -343,8 +343,9 @@ def _check_structure(book: RawBook, layout: FormLayout, out: _Collector) -> None
         return
     diffs: dict[str, list[str]] = {}
     sheets = book.sheets
-    for (sheet, ref), expected in layout.locked_cells().items():
-        actual = clean_text(sheets[sheet].cell(ref))
+    for sheet, ref, row, col, expected in layout.locked_places():
+        raw = sheets[sheet].value(row, col)
+        actual = raw.strip() if type(raw) is str else clean_text(raw)  # (clean_text, inlined)
         if actual != expected:
             diffs.setdefault(sheet, []).append(
                 f"{ref} 应为“{expected or '（空）'}”，现为“{actual or '（空）'}”"
