@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reporting.errors import WorkspaceError
 from reporting.fsutil import atomic_write_bytes
 from reporting.gcpause import paused_gc
 from reporting.workspace import Workspace
@@ -46,8 +47,15 @@ def tool_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _key(ws: Workspace) -> bytes:
-    return hmac.new(ws.form_key(), b"fact cache", hashlib.sha256).digest()
+def _key(ws: Workspace) -> bytes | None:
+    """The signing key, or None when the workspace has no usable secret (a damaged
+    ``.form-key``, a read-only folder): then nothing is kept or read, the commands that need
+    no key go on as they did before there was a cache."""
+    try:
+        secret = ws.form_key()
+    except (WorkspaceError, OSError, ValueError):
+        return None
+    return hmac.new(secret, b"fact cache", hashlib.sha256).digest()
 
 
 def _path(ws: Workspace, name: str) -> Path:
@@ -64,10 +72,11 @@ def load(ws: Workspace, name: str, made_from: tuple[object, ...]) -> Any | None:
         data = _path(ws, name).read_bytes()
     except OSError:
         return None
-    if not data.startswith(MAGIC):
+    key = _key(ws)
+    if key is None or not data.startswith(MAGIC):
         return None
     mac, payload = data[len(MAGIC) : len(MAGIC) + 32], data[len(MAGIC) + 32 :]
-    expected = hmac.new(_key(ws), _identity(name, made_from) + b"\0" + payload, hashlib.sha256)
+    expected = hmac.new(key, _identity(name, made_from) + b"\0" + payload, hashlib.sha256)
     if not hmac.compare_digest(mac, expected.digest()):
         return None  # made from something else, or not by this workspace
     try:
@@ -78,10 +87,16 @@ def load(ws: Workspace, name: str, made_from: tuple[object, ...]) -> Any | None:
 
 
 def save(ws: Workspace, name: str, made_from: tuple[object, ...], obj: object) -> None:
-    """Keep ``obj`` as ``name``; a failure to write only costs the next command time."""
-    with paused_gc():
-        payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    mac = hmac.new(_key(ws), _identity(name, made_from) + b"\0" + payload, hashlib.sha256)
+    """Keep ``obj`` as ``name``; a failure to keep it only costs the next command time."""
+    key = _key(ws)
+    if key is None:
+        return
+    try:
+        with paused_gc():
+            payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return
+    mac = hmac.new(key, _identity(name, made_from) + b"\0" + payload, hashlib.sha256)
     path = _path(ws, name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

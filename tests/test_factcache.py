@@ -100,3 +100,12 @@ class _Evil:
 
     def __reduce__(self):
         return (Path(self.path).write_text, ("code ran",))
+
+
+def test_a_damaged_key_means_no_cache_not_a_failed_command(month: Month, counted):
+    """collate, rank and report never needed the signing key before there was a cache."""
+    (month.root / ".form-key").write_text("damaged\n", "ascii")
+    assert collate(month.root, "2014-05").month.unit("U1").state == "on-time"
+    rank(month.root, "2014-05", as_of=AS_OF)
+    assert counted == {"month": 2, "ranking": 1}
+    assert _facts_files(month) == []
