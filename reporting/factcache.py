@@ -20,12 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
-import sys
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reporting.codehash import tool_version
 from reporting.errors import WorkspaceError
 from reporting.fsutil import atomic_write_bytes
 from reporting.gcpause import paused_gc
@@ -34,17 +33,6 @@ from reporting.workspace import Workspace
 FOLDER = Path(".cache") / "facts"
 MAGIC = b"reporting-facts 1\n"
 T = TypeVar("T")
-
-
-@cache
-def tool_version() -> str:
-    """A hash of every module of the ``reporting`` package and of the Python version."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256(sys.version.encode())
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _key(ws: Workspace) -> bytes | None:

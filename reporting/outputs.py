@@ -8,7 +8,7 @@ written workbook is recorded with a fingerprint of everything it was made from:
   it any superseding, changes it),
 - the plan's content version,
 - the parameters (the ``as_of`` day for a ranking),
-- the code that writes it (a hash of the modules' source, so an upgraded tool rewrites).
+- the tool itself (:func:`reporting.codehash.tool_version`, so an upgraded tool rewrites).
 
 ``report`` writes a workbook again unless the recorded fingerprint matches and the file on
 disk still has the recorded SHA-256 (a clerk who opened and re-saved it gets a fresh one).
@@ -19,42 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cache
 from pathlib import Path
 
+from reporting.codehash import tool_version
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
 from reporting.workspace import Workspace
 
 CACHE_DIR = ".cache"
 RECORD = "outputs.json"
 
-# The modules whose code decides a summary's or ranking's content.
-_SOURCES = (
-    "collate/facts.py",
-    "collate/summary.py",
-    "collate/workbook.py",
-    "scoring/items.py",
-    "scoring/rank.py",
-    "scoring/workbook.py",
-    "xlsx.py",
-    "store.py",
-    "plan/model.py",
-)
-
-
-@cache
-def code_version() -> str:
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in _SOURCES:
-        digest.update(name.encode())
-        digest.update((root / name).read_bytes())
-    return digest.hexdigest()[:16]
-
 
 def fingerprint(kind: str, plan_version: str, store_revision: str, **params: object) -> str:
     text = json.dumps(
-        [kind, plan_version, store_revision, code_version(), sorted(params.items())],
+        [kind, plan_version, store_revision, tool_version(), sorted(params.items())],
         default=str,
         ensure_ascii=False,
     )

@@ -377,31 +377,27 @@ class Book:
         for c, value in enumerate(values):
             fmt = fmts[c] or cell
             kind = value.__class__
-            if kind is str:
-                if value:
-                    if len(value) >= _SHORT or value[0] == "<":
-                        break
-                    xf = fmt.xf_index
-                    if xf is None:
-                        xf = fmt._get_xf_index()
-                    i = strings.get(value)
-                    if i is None:
-                        i = self._string_index(value)
-                        added += 1
-                    else:
-                        seen += 1
-                    append(f'<c r="{letters[c]}{r}" s="{xf}" t="s"><v>{i}</v></c>')
-                    continue
+            if kind is str and value:
+                if len(value) >= _SHORT or value[0] == "<":
+                    break
+                i = strings.get(value)
+                if i is None:
+                    i = self._string_index(value)
+                    added += 1
+                else:
+                    seen += 1
+                tail = f' t="s"><v>{i}</v></c>'
             elif kind is int or kind is float:
                 if value != value or value in (math.inf, -math.inf):
                     break
                 if fmt is cell:
                     fmt = num
-                xf = fmt.xf_index
-                if xf is None:
-                    xf = fmt._get_xf_index()
-                append(f'<c r="{letters[c]}{r}" s="{xf}"><v>{value:.16G}</v></c>')
-                continue
+                tail = f"><v>{value:.16G}</v></c>"
+            elif value is None or kind is str:  # a blank: None or ""
+                tail = "/>"
+            elif kind is bool:
+                added += 1
+                tail = f' t="s"><v>{self._string_index("是" if value else "否")}</v></c>'
             elif kind is datetime or kind is date:  # a number with a date format, as put does
                 if kind is date:
                     value = datetime.combine(value, datetime.min.time())
@@ -409,26 +405,13 @@ class Book:
                 else:
                     value = value.replace(tzinfo=None)
                     fmt = self.time if fmt is cell else fmt
-                xf = fmt.xf_index
-                if xf is None:
-                    xf = fmt._get_xf_index()
-                serial = ws._convert_date_time(value)
-                append(f'<c r="{letters[c]}{r}" s="{xf}"><v>{serial:.16G}</v></c>')
-                continue
-            elif kind is bool:
-                xf = fmt.xf_index
-                if xf is None:
-                    xf = fmt._get_xf_index()
-                i = self._string_index("是" if value else "否")
-                added += 1
-                append(f'<c r="{letters[c]}{r}" s="{xf}" t="s"><v>{i}</v></c>')
-                continue
-            elif value is not None:
+                tail = f"><v>{ws._convert_date_time(value):.16G}</v></c>"
+            else:
                 break
-            xf = fmt.xf_index  # a blank: None or ""
+            xf = fmt.xf_index
             if xf is None:
                 xf = fmt._get_xf_index()
-            append(f'<c r="{letters[c]}{r}" s="{xf}"/>')
+            append(f'<c r="{letters[c]}{r}" s="{xf}"{tail}')
         else:
             self._strings.count += seen
             if parts:

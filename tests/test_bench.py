@@ -23,35 +23,30 @@ KEYS = {
 }
 
 
-def test_bench_run_smoke():
+def _bench(script: str, *args: str) -> tuple[dict, str]:
+    """Run ``bench/<script>`` with ``args``: the JSON of its last line, and all it printed."""
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--units", "20", "--json"],
+        [sys.executable, str(BENCH.with_name(script)), *args],
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    last = done.stdout.strip().splitlines()[-1]
-    figures = json.loads(last)
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stdout
+
+
+def test_bench_run_smoke():
+    figures, printed = _bench("run.py", "--units", "20", "--json")
     assert set(figures) == KEYS
     assert figures["units"] == 20
     assert all(isinstance(v, int | float) and v >= 0 for v in figures.values())
-    assert "collect" in done.stdout and "calamine" in done.stdout
+    assert "collect" in printed and "calamine" in printed
 
 
 def test_bench_inspection_smoke():
     """bench/inspection.py with enough units for the process pool (PARALLEL_FROM)."""
-    script = BENCH.parent / "inspection.py"
-    done = subprocess.run(
-        [sys.executable, str(script), "--units", "45", "--sample", "5", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures, _ = _bench("inspection.py", "--units", "45", "--sample", "5", "--json")
     assert figures["units"] == 45
     keys = {"seconds", "units_per_s", "tree_cpu_s", "peak_mb", "excel_ms", "word_ms", "unit_ms"}
     assert keys <= set(figures)
@@ -59,16 +54,7 @@ def test_bench_inspection_smoke():
 
 
 def test_bench_intake_smoke():
-    args = ["--units", "20", "--worker-sample", "3", "--json"]
-    done = subprocess.run(
-        [sys.executable, str(BENCH.with_name("intake.py")), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures, printed = _bench("intake.py", "--units", "20", "--worker-sample", "3", "--json")
     assert figures["totals"]["received"] >= 20
     assert figures["parent_cpu_ms_per_file"] > 0 and figures["worker_cpu_ms_per_file"] > 0
-    assert "collect / calamine" in done.stdout and "CPU" in done.stdout
+    assert "collect / calamine" in printed and "CPU" in printed

@@ -280,18 +280,21 @@ def _trend_point(
                 continue
             key = (s.unit_code, ledger.name, _identity(ledger, row.data))
             latest[key] = _done_and_deadline(ledger, row.data)[0]
-    reported = sum(1 for st in states.values() if st in ("on-time", "late"))
-    on_time = sum(1 for st in states.values() if st == "on-time")
     return TrendPoint(
         str(period),
         len(plan.units),
-        reported,
-        on_time,
+        *_reported(states),
         due,
         done,
         len(latest),
         sum(latest.values()),
     )
+
+
+def _reported(states: dict[str, str]) -> tuple[int, int]:
+    """(units that reported, units on time) of one period."""
+    reported = sum(1 for st in states.values() if st in ("on-time", "late"))
+    return reported, sum(1 for st in states.values() if st == "on-time")
 
 
 def _point(
@@ -312,9 +315,9 @@ def _point(
             if item.ledger in with_status:
                 items += 1
                 items_done += item.done
-    reported = sum(1 for s in states.values() if s in ("on-time", "late"))
-    on_time = sum(1 for s in states.values() if s == "on-time")
-    return TrendPoint(str(period), len(plan.units), reported, on_time, due, done, items, items_done)
+    return TrendPoint(
+        str(period), len(plan.units), *_reported(states), due, done, items, items_done
+    )
 
 
 def _state(

@@ -57,6 +57,8 @@ def default_workers() -> int:
     original into the archive) leaves its core to another. On 2 cores, 3 workers collected
     9,500 returns 6-15% quicker than 2 (docs/performance.md)."""
     return (os.cpu_count() or 1) + 1
+
+
 PREFETCH = 1  # tasks queued behind each worker's current one, so it never waits for us
 FEEDBACK_DIR = "feedback"
 # Sheets whose formulas are the tool's own: the reader does not look for uncalculated formulas

@@ -26,13 +26,12 @@ not already recorded in the store: the hash only spares reading files that end a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
+from reporting.codehash import tool_version
 from reporting.fsutil import atomic_write_text
 
 CACHE_DIR = ".cache"
@@ -57,14 +56,10 @@ class Known:
     sha256: str | None = None
 
 
-@cache
 def _code_version() -> str:
-    """The sniffing code decides the remembered kind: its source is part of the record."""
-    here = Path(__file__).resolve().parent
-    digest = hashlib.sha256(str(FORMAT).encode())
-    for name in ("sniff.py", "sources.py", "seen.py"):
-        digest.update((here / name).read_bytes())
-    return digest.hexdigest()[:16]
+    """The sniffing code decides the remembered kind: the tool's version is part of the
+    record."""
+    return f"{FORMAT}:{tool_version()}"
 
 
 class SeenFiles:
