@@ -486,6 +486,36 @@ def test_zip_of_returns_and_skipped_files(office: Office):
     assert result.totals["received"] == 3
 
 
+def test_files_are_reported_in_inbox_order_with_a_true_progress_total(office: Office):
+    """The scan feeds the workers as it goes: skipped files keep their place in inbox order,
+    and the progress bar ends at exactly the number of sources (archive members included)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # members written out of path order
+        zf.writestr("z/温州.xlsx", office.filled("SX03"))
+        zf.writestr("a/宁波.xlsx", office.filled("SX02"))
+    office.drop("b打包.zip", buf.getvalue())
+    office.drop("a.xlsx", office.filled("SX01"))
+    office.drop("c说明.pdf", b"%PDF-1.4\n")
+    office.drop("d/~$锁.xlsx", b"lock")
+    office.drop("d/e.xlsx", office.filled("SX04"))
+    calls: list[tuple[int, int]] = []
+    result = office.collect(received_at=ON_TIME, progress=lambda d, t: calls.append((d, t)))
+    assert [(f.path, f.state) for f in result.files] == [
+        ("a.xlsx", "accepted"),
+        ("b打包.zip!a/宁波.xlsx", "accepted"),
+        ("b打包.zip!z/温州.xlsx", "accepted"),
+        ("c说明.pdf", "skipped"),
+        ("d/e.xlsx", "accepted"),
+        ("d/~$锁.xlsx", "skipped"),
+    ]
+    assert calls[0] == (0, 5)  # the quick count sees the archive as one file
+    assert calls[-1] == (6, 6)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    with office.store() as store:
+        order = [s.original_path for s in store.submissions(kind="unit")]
+    assert order == ["a.xlsx", "b打包.zip!a/宁波.xlsx", "b打包.zip!z/温州.xlsx", "d/e.xlsx"]
+
+
 def test_collect_lock_refuses_a_second_run(office: Office):
     from reporting.store import StoreLocked
 

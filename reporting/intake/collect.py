@@ -39,7 +39,13 @@ from reporting.intake.feedback import (
 from reporting.intake.reader import ReadResult, read_workbook
 from reporting.intake.sandbox import Outcome, run_isolated, warm_up
 from reporting.intake.seen import SeenFiles
-from reporting.intake.sources import Source, SourceReader, SourceUnavailable, scan_inbox
+from reporting.intake.sources import (
+    Source,
+    SourceReader,
+    SourceUnavailable,
+    count_inbox,
+    iter_inbox,
+)
 from reporting.intake.validate import FormCheck, IntakeContext, check_workbook
 from reporting.periods import Period
 from reporting.plan import snapshot
@@ -343,20 +349,13 @@ def collect(
             run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path, known)
             if _has_entries(ws.inbox):
                 warm_up(_check_task)  # the workers' server starts while we scan
-            sources = scan_inbox(ws.inbox, ws.root, known)
-            total = len(sources)
-            done = 0
-            candidates: list[Source] = []
-            for source in sources:
-                if source.is_candidate:
-                    candidates.append(source)
-                else:
-                    run.skip(source, source.skip_reason or "已跳过")
-                    done += 1
+            # The scan is lazy: workers start on the first files while it goes on.
+            sources = iter_inbox(ws.inbox, ws.root, known)
+            total = count_inbox(ws.inbox) if progress else 0
             if progress:
-                progress(done, total)
+                progress(0, total)
             with SourceReader() as reader:
-                run.process(reader, candidates, workers, progress, done, total)
+                run.process(reader, sources, workers, progress, total)
         if not dry_run:
             result.notices = run.write_notices()
             _name_duplicates(store, result)
@@ -489,16 +488,18 @@ class _Run:
     def process(
         self,
         reader: SourceReader,
-        candidates: list[Source],
+        sources: Iterable[Source],
         workers: int | None,
         progress: Progress | None,
-        done: int,
-        total: int,
+        total: int = 0,
     ) -> None:
+        """Every source in inbox order: skipped ones recorded as such, candidates checked by the
+        workers. ``total`` is the progress bar's estimate until the scan has ended."""
         waiting: deque[_Entry] = deque()  # not yet recorded, in inbox order
         checking: dict[int, _Entry] = {}  # by task index, until its outcome is back
         tasks_made = itertools.count()
-        counter = [done]
+        counter = [0]
+        sizes = [total, 0]  # the bar's total, the sources scanned so far
         self.priors = priors = self.store.submissions_by_sha()  # before this run
 
         def flush() -> None:
@@ -516,12 +517,17 @@ class _Run:
                     self.record(entry.source, entry.sha, entry.data, entry.outcome)
                 counter[0] += 1
                 if progress:
-                    progress(counter[0], total)
+                    progress(counter[0], sizes[0])
 
         def tasks() -> Iterator[tuple[Source, str, str]]:
-            for source in candidates:
+            for source in sources:
                 entry = _Entry(source)
                 waiting.append(entry)
+                sizes[1] += 1
+                sizes[0] = max(sizes[0], sizes[1])  # an archive's members count one by one
+                if not source.is_candidate:
+                    entry.unavailable = source.skip_reason or "已跳过"
+                    continue
                 # A file an earlier run hashed and that is unchanged since (see seen.py) is not
                 # read again when those bytes are a duplicate anyway.
                 sha = source.known_sha256
@@ -545,6 +551,7 @@ class _Run:
                 entry.data = data
                 checking[next(tasks_made)] = entry
                 yield (source, sha, self.context_path)
+            sizes[0] = sizes[1]  # the scan is over: the total is exact
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
             checking.pop(index).outcome = outcome

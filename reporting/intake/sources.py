@@ -173,25 +173,47 @@ class SourceReader:
         return self._zip
 
 
-def scan_inbox(inbox: Path, workspace_root: Path, seen: SeenFiles | None = None) -> list[Source]:
-    """Every file under ``inbox`` (recursively) and every member of every zip found there, sorted
-    by path (zip members right after their archive's place). A missing inbox gives ``[]``.
+def iter_inbox(
+    inbox: Path, workspace_root: Path, seen: SeenFiles | None = None
+) -> Iterator[Source]:
+    """Every file under ``inbox`` (recursively) and every member of every zip found there, in path
+    order: each folder's entries sorted by name, a folder's contents at its place, an archive's
+    members (sorted by their path inside it) at the archive's place. A missing inbox yields
+    nothing. Lazy: ``collect`` hands each file to a worker as soon as the scan reaches it.
 
     Symlinks are followed only to regular files inside ``workspace_root``. With ``seen``, a
     regular file that an earlier run sniffed and that is still the very same file (see
     :mod:`reporting.intake.seen`) is not opened: its kind and hash are taken from there.
     """
     if not inbox.is_dir():
-        return []
-    scanner = _Scanner(inbox, workspace_root.resolve(), seen)
-    found = list(scanner.walk(inbox, ()))
-    found.sort(key=_sort_key)
-    return found
+        return
+    yield from _Scanner(inbox, workspace_root.resolve(), seen).walk(inbox, ())
 
 
-def _sort_key(source: Source) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    disk, _, member = source.display.partition("!")
-    return tuple(disk.rstrip("/").split("/")), tuple(member.split("/")) if member else ()
+def scan_inbox(inbox: Path, workspace_root: Path, seen: SeenFiles | None = None) -> list[Source]:
+    """:func:`iter_inbox` as a list."""
+    return list(iter_inbox(inbox, workspace_root, seen))
+
+
+def count_inbox(inbox: Path) -> int:
+    """About how many sources :func:`iter_inbox` will yield, for a progress bar: the files under
+    ``inbox`` by name alone (nothing is opened or sniffed; an archive counts as one)."""
+    count = 0
+    folders = [inbox]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                            folders.append(Path(entry.path))
+                        else:
+                            count += 1
+                    except OSError:
+                        count += 1
+        except OSError:
+            count += 1
+    return count
 
 
 # --- skip rules ------------------------------------------------------------------------------
@@ -429,8 +451,11 @@ def _expand_archive(fh: BinaryIO, archive: Source) -> Iterator[Source]:
         if not members:
             yield archive.skipped("archive-empty", "压缩包是空的")
             return
-        for index, info in members:
-            yield _member_source(zf, index, info, archive)
+        found = [_member_source(zf, index, info, archive) for index, info in members]
+        # path order inside the archive too (stable: names may repeat in a zip)
+        skip = len(archive.display) + 1
+        found.sort(key=lambda source: source.display[skip:].split("/"))
+        yield from found
 
 
 def _member_refusal(info: zipfile.ZipInfo) -> tuple[str, str] | None:
