@@ -96,3 +96,21 @@ def tree_rss(pid: int) -> int:
         except (OSError, ValueError):
             continue
     return total
+
+
+def tree_cpu(pid: int, seen: dict[int, float]) -> None:
+    """Record in ``seen`` the CPU seconds (user + system) each process of the tree has used so
+    far. Sampled: a process's last moments after the final sample are not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            seen[p] = max(seen.get(p, 0.0), (int(fields[11]) + int(fields[12])) / tick)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue

@@ -6,7 +6,7 @@ Builds a workspace with an N-unit plan, generates the forms, fills them as units
 values; 5% with an error, 3% late, 2% missing), then runs collect, status, collate, inspect,
 rank and report, each as ``python cli.py …`` in a process of its own as a clerk runs them
 (their start-up and terminal output included), printing seconds, files/s and the peak memory
-(PSS) of each stage's process tree. It also
+(PSS) and the CPU seconds of each stage's process tree. It also
 reads the same returns with python-calamine alone and with openpyxl alone (on a sample of K
 files when --openpyxl-sample is given; openpyxl needs ~11 ms a file) and prints the ratios
 collect/calamine and openpyxl/collect. The last line of --json output is one JSON object.
@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_workspace, tree_rss
+from common import bench_workspace, tree_cpu, tree_rss
 from fastfill import fast_fill
 
 from reporting.periods import Period
@@ -59,18 +59,22 @@ def timed(figures: dict[str, Any], key: str, fn: Callable[[], Any]) -> Any:
 
 def stage(figures: dict[str, Any], key: str, args: list[str], ok: tuple[int, ...] = (0,)) -> str:
     """Run one stage as a clerk does, ``python cli.py …`` in its own process: its seconds in
-    ``figures[key]`` and the peak memory of its process tree beside it. Returns its output."""
+    ``figures[key]``, the peak memory and the CPU seconds of its process tree beside it.
+    Returns its output."""
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, str(CLI), *args], stdout=log, stderr=subprocess.STDOUT
         )
         peak = 0
+        cpu: dict[int, float] = {}
         while proc.poll() is None:
             peak = max(peak, tree_rss(proc.pid))
+            tree_cpu(proc.pid, cpu)
             time.sleep(0.05)
         figures[key] = round(time.perf_counter() - start, 2)
         figures[key.replace("_s", "_peak_mb")] = round(peak / 2**20, 1)
+        figures[key.replace("_s", "_cpu_s")] = round(sum(cpu.values()), 2)
         log.seek(0)
         output = log.read().decode("utf-8", "replace")
     if proc.returncode not in ok:
@@ -167,6 +171,9 @@ def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
             (0, 1),
         )
         figures["collect_s"] = round(figures["collect_1_s"] + figures["collect_2_s"], 2)
+        figures["collect_cpu_s"] = round(
+            figures.pop("collect_1_cpu_s") + figures.pop("collect_2_cpu_s"), 2
+        )
         figures["collect_peak_mb"] = max(
             figures.pop("collect_1_peak_mb"), figures.pop("collect_2_peak_mb")
         )
@@ -224,7 +231,8 @@ def main() -> None:
     print(f"  填写     {f['fill_s']:>8.2f} 秒（基准数据准备，不计入）")
     print(
         f"  collect  {f['collect_s']:>8.2f} 秒  {f['collect_files_per_s']:.0f} 个/秒"
-        f"（两次回收 {f['collect_1_s']} + {f['collect_2_s']}）"
+        f"（两次回收 {f['collect_1_s']} + {f['collect_2_s']}；进程树 CPU {f['collect_cpu_s']} 秒，"
+        f"为 calamine 的 {f['collect_cpu_s'] / max(f['calamine_read_s'], 0.01):.1f} 倍）"
     )
     print(
         f"  calamine {f['calamine_read_s']:>8.2f} 秒（单进程只读取）  collect/calamine = "
@@ -235,7 +243,7 @@ def main() -> None:
         f"  openpyxl/collect = {f['openpyxl_vs_collect']}"
     )
     for key in ("status", "collate", "inspect", "rank", "report"):
-        print(f"  {key:<8} {f[key + '_s']:>8.2f} 秒")
+        print(f"  {key:<8} {f[key + '_s']:>8.2f} 秒（CPU {f[key + '_cpu_s']:.2f} 秒）")
     peaks = "，".join(f"{k[:-8]} {v:.0f}" for k, v in f.items() if k.endswith("_peak_mb"))
     print(f"  各阶段进程树峰值内存（MB）：{peaks}")
     total = f["collate_s"] + f["rank_s"] + f["report_s"]
