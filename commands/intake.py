@@ -40,6 +40,14 @@ def collect(
         str | None,
         typer.Option("--received-at", help="按此时间记为收到时间，如 2014-06-04T18:00（补录时用）"),
     ] = None,
+    move: Annotated[
+        bool,
+        typer.Option(
+            "--move",
+            help="处理完后把已存档的文件移出 inbox/（原件核对无误后保存在 archive/；"
+            "跳过的文件和处理中被改动的文件留在原处）",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """回收 inbox/ 中的全部文件：识别、审核、存档原件、入库，给有问题的单位生成退回修改表。"""
@@ -58,7 +66,7 @@ def collect(
             raise typer.Exit(EXIT_USAGE) from None
     with errors(), progress("回收审核") as bar:
         result = run_collect(
-            workspace, period=period, dry_run=dry_run, received_at=when, progress=bar
+            workspace, period=period, dry_run=dry_run, received_at=when, progress=bar, move=move
         )
     if as_json:
         echo_json(result.as_json())
@@ -132,3 +140,5 @@ def render_collect(result: Any) -> None:
         out.print(f"退回修改表和提示：{folder}")
     for path in result.notices:
         out.print(f"可复制到群里的退回通知：{path}")
+    if result.moved:
+        out.print(f"已把 {result.moved} 个已存档的文件移出 inbox/（原件在 archive/）")

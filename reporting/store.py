@@ -846,6 +846,16 @@ class Store:
                 detail=detail,
             )
 
+    def audit_durably(self, action: str, run_id: str, *, detail: str = "") -> None:
+        """Append one audit entry and make it, and every commit before it, survive a power cut:
+        this one commit syncs the write-ahead log (``synchronous=FULL``). For a step that must
+        not happen before the store is on disk (``collect --move`` deleting inbox files)."""
+        self._conn.execute("PRAGMA synchronous=FULL")
+        try:
+            self.audit(action, run_id, detail=detail)
+        finally:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+
     def _audit(
         self,
         action: str,

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reporting.errors import ReportingError
+from reporting.errors import ReportingError, UsageError
 from reporting.findings import Finding, make
 from reporting.forms.layout import INSTRUCTIONS, META
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
@@ -40,9 +40,11 @@ from reporting.intake.reader import ReadResult, read_workbook
 from reporting.intake.sandbox import Outcome, run_isolated, warm_up
 from reporting.intake.seen import SeenFiles
 from reporting.intake.sources import (
+    CLUTTER_CODES,
     Source,
     SourceReader,
     SourceUnavailable,
+    archive_matches,
     count_inbox,
     iter_inbox,
 )
@@ -90,6 +92,7 @@ class FileReport:
     feedback: Path | None = None
     note: str = ""  # skip reason, or which submission a duplicate repeats
     processed_before: bool = False  # the very file (same path, same bytes) seen by an earlier run
+    moved: bool = False  # removed from the inbox by ``--move`` (its original is in the archive)
 
     @property
     def warned(self) -> bool:
@@ -111,6 +114,7 @@ class FileReport:
             "feedback": str(self.feedback) if self.feedback else None,
             "note": self.note,
             "processed_before": self.processed_before,
+            "moved": self.moved,
             "findings": [
                 {
                     "code": f.code,
@@ -148,6 +152,11 @@ class CollectResult:
     @property
     def ok(self) -> bool:
         return not any(f.state == "rejected" for f in self.files)
+
+    @property
+    def moved(self) -> int:
+        """Inbox files (a zip counts once per member) that ``--move`` removed."""
+        return sum(1 for f in self.files if f.moved)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -313,8 +322,13 @@ def collect(
     progress: Progress | None = None,
     workers: int | None = None,
     now: Callable[[], datetime] = datetime.now,
+    move: bool = False,
 ) -> CollectResult:
-    """Process every file in ``root``'s inbox (see the module docstring)."""
+    """Process every file in ``root``'s inbox (see the module docstring). With ``move``, the
+    inbox files whose originals are now in the archive are removed from the inbox at the end
+    (see :meth:`_Run.clear_inbox`)."""
+    if move and dry_run:
+        raise UsageError("--move 不能与 --dry-run 同用：试运行不改动任何文件")
     ws = Workspace(root)
     ws.require()
     collecting = Period.parse(period) if period else None
@@ -347,6 +361,7 @@ def collect(
                 )
             known = SeenFiles.of(ws.root)
             run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path, known)
+            run.move = move
             if _has_entries(ws.inbox):
                 warm_up(_check_task)  # the workers' server starts while we scan
             # The scan is lazy: workers start on the first files while it goes on.
@@ -359,8 +374,30 @@ def collect(
         if not dry_run:
             result.notices = run.write_notices()
             _name_duplicates(store, result)
+            if move:
+                run.clear_inbox()
             known.save()
     return result
+
+
+def _same_bytes(path: Path, sha: str) -> bool:
+    """Whether the regular file ``path`` holds exactly the bytes hashed ``sha``."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == sha
+    except OSError:
+        return False
+
+
+def _remove_empty_folders(inbox: Path, folders: set[Path]) -> None:
+    """Remove the folders ``--move`` emptied, up to (not including) the inbox itself."""
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        while folder != inbox and folder.is_relative_to(inbox):
+            try:
+                folder.rmdir()  # only an empty folder
+            except OSError:
+                break
+            folder = folder.parent
 
 
 def _has_entries(folder: Path) -> bool:
@@ -446,12 +483,19 @@ class _Run:
         self.result, self.received_at, self.dry_run = result, received_at, dry_run
         self.seen: dict[str, str] = {}  # sha → display, within this run
         self.periods: set[str] = set()
+        # --move: what may leave the inbox once the store is on disk
+        self.move = False
+        self.clearable: list[tuple[int, Path, str, Path]] = []  # (report, file, sha, archived)
+        self.zips: dict[Path, dict[int, tuple[int, str, Path]]] = {}  # member → same, per zip
+        self.kept_zips: set[Path] = set()  # a member was not archived: the zip stays
 
     # ---- outcomes that need no parsing
     def skip(self, source: Source, reason: str) -> None:
         self.result.files.append(
             FileReport(source.display, None, None, None, "", "skipped", note=reason)
         )
+        if source.member is not None and source.skip_code not in CLUTTER_CODES:
+            self.kept_zips.add(source.path)
         if not self.dry_run:
             self.store.audit("skipped", self.result.run_id, path=source.display, detail=reason)
 
@@ -475,6 +519,10 @@ class _Run:
                 processed_before=again,
             )
         )
+        if prior is not None and prior.archive_path:
+            self._clearable(source, sha, self.ws.root / prior.archive_path)
+        elif source.member is not None:
+            self.kept_zips.add(source.path)
         if not self.dry_run and not again:
             self.store.audit(
                 "duplicate",
@@ -639,6 +687,66 @@ class _Run:
         if period:
             self.periods.add(period)
         self.result.files.append(FileReport(**{**report.__dict__, "feedback": feedback}))
+        self._clearable(source, sha, archive)
+
+    # ---- --move: clear the inbox of what the archive now holds
+    def _clearable(self, source: Source, sha: str, archived: Path) -> None:
+        """Note a file (or zip member) whose original is recorded and archived."""
+        if not self.move or self.dry_run:
+            return
+        index = len(self.result.files) - 1
+        if source.member is not None and source.member_index is not None:
+            members = self.zips.setdefault(source.path, {})
+            members[source.member_index] = (index, sha, archived)
+        elif source.real_path is None:  # a symlink in the inbox is left alone
+            self.clearable.append((index, source.path, sha, archived))
+
+    def clear_inbox(self) -> list[Path]:
+        """``--move``: remove from the inbox every file whose original this run recorded (or had
+        recorded before) and whose archive copy still holds the same bytes; a zip only when every
+        member was archived or is clutter (a lock file, macOS resources). Skipped files and files
+        changed since they were read stay. First the store is synced to disk, so a power cut can
+        never leave a file gone from the inbox and missing from the store. Returns the removed
+        inbox paths; their reports are marked ``moved``."""
+        targets = list(self.clearable)
+        for zip_path, members in self.zips.items():
+            if zip_path in self.kept_zips:
+                continue
+            expected = {i: sha for i, (_, sha, _) in members.items()}
+            if all(_same_bytes(a, sha) for _, sha, a in members.values()) and archive_matches(
+                zip_path, expected
+            ):
+                targets.extend((i, zip_path, sha, a) for i, sha, a in members.values())
+        if not targets:
+            return []
+        run = self.result.run_id
+        self.store.audit_durably("move", run, detail=f"移出收件箱：{len(targets)} 个文件")
+        removed: list[Path] = []
+        gone: set[Path] = set()
+        for index, path, sha, archived in targets:
+            if path not in gone:
+                if path not in self.zips and not (
+                    _same_bytes(archived, sha) and _same_bytes(path, sha)
+                ):
+                    continue  # changed since it was read, or the archive copy is not right
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    continue
+                gone.add(path)
+                removed.append(path)
+                self.store.audit(
+                    "moved",
+                    run,
+                    sha256=None if path in self.zips else sha,
+                    path=path.relative_to(self.ws.inbox).as_posix(),
+                    detail=f"原件在 {archived.relative_to(self.ws.root)}",
+                )
+            self.result.files[index] = replace(self.result.files[index], moved=True)
+        _remove_empty_folders(self.ws.inbox, {p.parent for p in removed})
+        return removed
 
     def write_notices(self) -> list[Path]:
         """Per period touched: the texts to paste into chat for every unit whose current return

@@ -30,6 +30,7 @@ the file changed or vanished since the scan.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import time
@@ -456,6 +457,40 @@ def _expand_archive(fh: BinaryIO, archive: Source) -> Iterator[Source]:
         skip = len(archive.display) + 1
         found.sort(key=lambda source: source.display[skip:].split("/"))
         yield from found
+
+
+#: Skip codes of things that are not returns at all (lock files, macOS resources, system and
+#: hidden files): ``collect --move`` may remove a zip that holds only these besides the members
+#: it archived.
+CLUTTER_CODES: Final = frozenset({"lock-file", "macos-resource", "system-file", "hidden"})
+
+
+def archive_matches(path: Path, expected: dict[int, str]) -> bool:
+    """Whether the zip at ``path`` still holds, at each member index of ``expected``, bytes with
+    that SHA-256, and nothing else but folders and clutter (:data:`CLUTTER_CODES`)."""
+    try:
+        with _open_regular(path) as fh, zipfile.ZipFile(fh) as zf:
+            found = 0
+            for index, info in enumerate(zf.infolist()):
+                if info.is_dir():
+                    continue
+                if index not in expected:
+                    parts, unsafe = _sanitise(_member_name(info))
+                    skip = _name_skip(parts)
+                    if unsafe or skip is None or skip[0] not in CLUTTER_CODES:
+                        return False
+                    continue
+                if _member_refusal(info):
+                    return False
+                with zf.open(info) as member:
+                    if hashlib.sha256(member.read()).hexdigest() != expected[index]:
+                        return False
+                found += 1
+            return found == len(expected)
+    except (OSError, SourceUnavailable, zipfile.BadZipFile, zlib.error, EOFError, ValueError):
+        return False
+    except NotImplementedError:
+        return False
 
 
 def _member_refusal(info: zipfile.ZipInfo) -> tuple[str, str] | None:
