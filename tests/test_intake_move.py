@@ -4,8 +4,6 @@ store is on disk."""
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -13,16 +11,9 @@ import pytest
 
 from tests.conftest import Office
 from tests.test_intake import set_cells
+from tests.test_intake_sources import _zip
 
 ON_TIME = datetime(2014, 6, 3, 10, 0)
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def _inbox(office: Office) -> set[str]:
