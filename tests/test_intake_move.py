@@ -85,15 +85,17 @@ def test_move_keeps_a_file_changed_after_it_was_read(office: Office, monkeypatch
     office.drop("other.xlsx", office.filled("SX02"))
     clear = collect_mod._Run.clear_inbox
 
+    edited = office.filled("SX01", seed=7)
+
     def edited_first(self):  # the clerk saves over the file while the run is finishing
-        path.write_bytes(office.filled("SX01", seed=7))
+        path.write_bytes(edited)
         return clear(self)
 
     monkeypatch.setattr(collect_mod._Run, "clear_inbox", edited_first)
     result = office.collect(received_at=ON_TIME, move=True)
     assert {f.path: f.moved for f in result.files} == {"ok.xlsx": False, "other.xlsx": True}
     assert _inbox(office) == {"ok.xlsx"}
-    assert path.read_bytes() == office.filled("SX01", seed=7)
+    assert path.read_bytes() == edited
 
 
 def test_nothing_leaves_the_inbox_unless_the_store_is_on_disk(office: Office, monkeypatch):

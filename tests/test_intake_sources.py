@@ -16,6 +16,8 @@ from reporting.intake.sources import Source, SourceUnavailable, scan_inbox
 
 
 def _xlsx(text: str = "表单") -> bytes:
+    """A small workbook. Not reproducible: XlsxWriter writes the current second into its
+    properties, so compare a file's bytes with the very bytes written, never a second call."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -70,7 +72,8 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
     (inbox / "x.xlsx" / "form.xlsx").write_bytes(form)
     os.symlink("/etc/passwd", inbox / "passwd")
     (workspace / "shared").mkdir()
-    (workspace / "shared" / "real.xlsx").write_bytes(_xlsx("链接"))
+    linked = _xlsx("链接")
+    (workspace / "shared" / "real.xlsx").write_bytes(linked)
     os.symlink(workspace / "shared" / "real.xlsx", inbox / "link.xlsx")
     os.symlink(inbox, inbox / "loop")  # a folder link: never followed
     (inbox / "returns.zip").write_bytes(
@@ -138,7 +141,7 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
     assert member.path == inbox / "returns.zip"
     assert member.member == "子目录/c.xlsx"
     assert member.read_bytes() == form
-    assert by["link.xlsx"].read_bytes() == _xlsx("链接")
+    assert by["link.xlsx"].read_bytes() == linked
     assert by["县卫生局/2024-03/a.xlsx"].read_bytes() == form
     assert not (inbox / "evil.xlsx").exists() and not (workspace / "evil.xlsx").exists()
 
