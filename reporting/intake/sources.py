@@ -487,9 +487,15 @@ def archive_matches(path: Path, expected: dict[int, str]) -> bool:
                         return False
                 found += 1
             return found == len(expected)
-    except (OSError, SourceUnavailable, zipfile.BadZipFile, zlib.error, EOFError, ValueError):
-        return False
-    except NotImplementedError:
+    except (
+        OSError,
+        SourceUnavailable,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ):
         return False
 
 
