@@ -51,6 +51,7 @@ def test_collate_rank_report_compute_the_month_once(month: Month, counted):
     assert done.month == first and done.ranking == ranked  # the same facts, read back
     assert [p.name for p in _facts_files(month)] == [
         "month-2014-05.pickle",
+        "plan.pickle",
         "ranking-2014-05.pickle",
     ]
 
@@ -109,3 +110,45 @@ def test_a_damaged_key_means_no_cache_not_a_failed_command(month: Month, counted
     rank(month.root, "2014-05", as_of=AS_OF)
     assert counted == {"month": 2, "ranking": 1}
     assert _facts_files(month) == []
+
+
+def test_the_parsed_plan_is_kept_and_known_by_the_file_s_bytes(month: Month, monkeypatch):
+    from reporting.intake import reader
+    from reporting.plan.load import load_plan
+    from reporting.workspace import Workspace
+
+    plan_path = month.root / "plan.xlsx"
+    Workspace(month.root).form_key()  # a workspace has its key (init makes it)
+    first = load_plan(plan_path)  # kept in .cache/facts/plan.pickle
+    assert (month.root / factcache.FOLDER / "plan.pickle").is_file()
+
+    def unread(*args, **kw):
+        raise AssertionError("the plan file was parsed again")
+
+    monkeypatch.setattr(reader, "read_workbook", unread)
+    again = load_plan(plan_path)
+    assert again == first and again.plan.version == first.plan.version
+    assert again.sheets == first.sheets  # the rows a plan-version snapshot is made of
+    monkeypatch.undo()
+
+    # Other bytes (the bureau edits the plan): parsed again, whatever the file is called.
+    import openpyxl
+
+    wb = openpyxl.load_workbook(plan_path)
+    wb["单位"]["B2"] = "改过名字的单位"
+    wb.save(plan_path)
+    edited = load_plan(plan_path)
+    assert edited.plan.units[0].name == "改过名字的单位"
+    assert edited.plan.version != first.plan.version
+
+
+def test_a_plan_outside_a_workspace_is_not_kept_and_no_key_is_made(month: Month, tmp_path: Path):
+    import shutil
+
+    from reporting.plan.load import load_plan
+
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    shutil.copy(month.root / "plan.xlsx", loose / "plan.xlsx")
+    assert load_plan(loose / "plan.xlsx").valid
+    assert sorted(p.name for p in loose.iterdir()) == ["plan.xlsx"]

@@ -332,7 +332,7 @@ def collect(
     ws = Workspace(root)
     ws.require()
     collecting = Period.parse(period) if period else None
-    plan_result = require_plan_result(ws.plan_path)
+    plan_result = require_plan_result(ws.plan_path, keep=not dry_run)
     plan = plan_result.plan
     result = CollectResult(uuid.uuid4().hex[:12], dry_run)
     with Store.open(ws.store_path) as store, store.lock("collect"):
