@@ -78,39 +78,45 @@ class TreeRss:
             self._stop.wait(self.interval)
 
 
-def tree_rss(pid: int) -> int:
-    """Memory of the process tree, as the sum of each process's PSS (proportional set size):
-    pages a forked worker still shares with its parent count once, not once per process."""
-    total, todo = 0, [pid]
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and every process below it (those that have not ended)."""
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+        found.append(p)
+    return found
+
+
+def tree_rss(pid: int, pids: list[int] | None = None) -> int:
+    """Memory of the process tree, as the sum of each process's PSS (proportional set size):
+    pages a forked worker still shares with its parent count once, not once per process."""
+    total = 0
+    for p in tree_pids(pid) if pids is None else pids:
         try:
             with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
                     if line.startswith("Pss:"):
                         total += int(line.split()[1]) * 1024
                         break
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo += [int(c) for c in fh.read().split()]
         except (OSError, ValueError):
             continue
     return total
 
 
-def tree_cpu(pid: int, seen: dict[int, float]) -> None:
-    """Record in ``seen`` the CPU seconds (user + system) each process of the tree has used so
-    far. Sampled: a process's last moments after the final sample are not counted."""
+def tree_cpu(pids: list[int], seen: dict[int, float]) -> None:
+    """Record in ``seen`` the CPU seconds (user + system) each of ``pids`` has used so far.
+    Sampled: a process's last moments after the final sample are not counted."""
     tick = os.sysconf("SC_CLK_TCK")
-    todo = [pid]
-    while todo:
-        p = todo.pop()
+    for p in pids:
         try:
             with open(f"/proc/{p}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             seen[p] = max(seen.get(p, 0.0), (int(fields[11]) + int(fields[12])) / tick)
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo += [int(c) for c in fh.read().split()]
         except (OSError, ValueError, IndexError):
             continue

@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_workspace, tree_cpu, tree_rss
+from common import bench_workspace, tree_cpu, tree_pids, tree_rss
 from fastfill import fast_fill
 
 from reporting.periods import Period
@@ -69,8 +69,9 @@ def stage(figures: dict[str, Any], key: str, args: list[str], ok: tuple[int, ...
         peak = 0
         cpu: dict[int, float] = {}
         while proc.poll() is None:
-            peak = max(peak, tree_rss(proc.pid))
-            tree_cpu(proc.pid, cpu)
+            pids = tree_pids(proc.pid)
+            peak = max(peak, tree_rss(proc.pid, pids))
+            tree_cpu(pids, cpu)
             time.sleep(0.05)
         figures[key] = round(time.perf_counter() - start, 2)
         figures[key.replace("_s", "_peak_mb")] = round(peak / 2**20, 1)

@@ -47,6 +47,7 @@ from reporting.plan.load import require_plan
 from reporting.plan.model import Plan, Unit
 from reporting.simulate import fill_form, typical_filling
 from tests.libreoffice import convert, needs_soffice
+from tests.test_intake import set_cells
 
 # On a failure hypothesis imports its patch writer, whose import warns; with warnings as errors
 # that would hide the failure behind an INTERNALERROR (as in test_properties). Import it now.
@@ -461,7 +462,7 @@ def test_intake_accepts_filled_template_forms_and_refuses_tampered_ones(plan: Pl
         forged = fill_form(set_meta(blank, "unit_code", other.code), filling)
         codes = {f.code for f in check_workbook(intake_view(forged), ctx).findings}
         assert "metadata-tampered" in codes, unit.name
-        renamed = fill_form(set_cell(blank, INSTRUCTIONS, "B5", "X999"), filling)
+        renamed = fill_form(set_cells(blank, INSTRUCTIONS, {"B5": "X999"}), filling)
         assert not check_workbook(intake_view(renamed), ctx).accepted, unit.name
 
 
@@ -493,14 +494,6 @@ def valid_prefill(unit: Unit) -> Prefill:
         },
         source="2014-04 已采用的报送（四月.xlsx）",
     )
-
-
-def set_cell(data: bytes, sheet: str, ref: str, value: str) -> bytes:
-    wb = openpyxl.load_workbook(io.BytesIO(data))
-    wb[sheet][ref] = value
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def set_meta(data: bytes, field: str, value: str) -> bytes:

@@ -290,7 +290,7 @@ def archive_original(
     """
     ext = _EXT.get(kind, "bin")
     path = archive / (period or "未识别") / (unit or "未识别") / f"{sha}.{ext}"
-    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+    if _same_bytes(path, sha):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -363,8 +363,9 @@ def collect(
                     fh,
                 )
             known = SeenFiles.of(ws.root)
-            run = _Run(ws, store, plan, plans, key, result, started, dry_run, context_path, known)
-            run.move = move
+            run = _Run(
+                ws, store, plan, plans, key, result, started, dry_run, context_path, known, move
+            )
             if _has_entries(ws.inbox):
                 warm_up(_check_task)  # the workers' server starts while we scan
             # The scan is lazy: workers start on the first files while it goes on.
@@ -478,6 +479,7 @@ class _Run:
         dry_run: bool,
         context_path: str,
         known: SeenFiles | None = None,
+        move: bool = False,
     ) -> None:
         self.ws, self.store, self.plan, self.plans, self.key = ws, store, plan, plans, key
         self.context_path = context_path
@@ -487,7 +489,7 @@ class _Run:
         self.seen: dict[str, str] = {}  # sha → display, within this run
         self.periods: set[str] = set()
         # --move: what may leave the inbox once the store is on disk
-        self.move = False
+        self.move = move
         self.clearable: list[tuple[int, Path, str, Path]] = []  # (report, file, sha, archived)
         self.zips: dict[Path, dict[int, tuple[int, str, Path]]] = {}  # member → same, per zip
         self.kept_zips: set[Path] = set()  # a member was not archived: the zip stays
@@ -724,32 +726,31 @@ class _Run:
             return []
         run = self.result.run_id
         self.store.audit_durably("move", run, detail=f"移出收件箱：{len(targets)} 个文件")
-        removed: list[Path] = []
-        gone: set[Path] = set()
-        for index, path, sha, archived in targets:
-            if path not in gone:
-                if path not in self.zips and not (
-                    _same_bytes(archived, sha) and _same_bytes(path, sha)
-                ):
-                    continue  # changed since it was read, or the archive copy is not right
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
-                except OSError:
-                    continue
-                gone.add(path)
-                removed.append(path)
-                self.store.audit(
-                    "moved",
-                    run,
-                    sha256=None if path in self.zips else sha,
-                    path=path.relative_to(self.ws.inbox).as_posix(),
-                    detail=f"原件在 {archived.relative_to(self.ws.root)}",
-                )
-            self.result.files[index] = replace(self.result.files[index], moved=True)
+        removed: dict[Path, None] = {}  # in order; a zip goes at its first member
+        with self.store.transaction():  # the removals' audit entries: one commit, not one each
+            for index, path, sha, archived in targets:
+                if path not in removed:
+                    if path not in self.zips and not (
+                        _same_bytes(archived, sha) and _same_bytes(path, sha)
+                    ):
+                        continue  # changed since it was read, or the archive copy is not right
+                    try:
+                        path.unlink()
+                    except FileNotFoundError:
+                        pass
+                    except OSError:
+                        continue
+                    removed[path] = None
+                    self.store.audit(
+                        "moved",
+                        run,
+                        sha256=None if path in self.zips else sha,
+                        path=path.relative_to(self.ws.inbox).as_posix(),
+                        detail=f"原件在 {archived.relative_to(self.ws.root)}",
+                    )
+                self.result.files[index] = replace(self.result.files[index], moved=True)
         _remove_empty_folders(self.ws.inbox, {p.parent for p in removed})
-        return removed
+        return list(removed)
 
     def write_notices(self) -> list[Path]:
         """Per period touched: the texts to paste into chat for every unit whose current return

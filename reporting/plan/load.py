@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import Iterator
@@ -86,8 +87,6 @@ class _PlanCache:
     loading a plan never creates a key."""
 
     def __init__(self, path: Path, data: bytes, keep: bool = True) -> None:
-        import hashlib
-
         from reporting.workspace import KEY_FILE, Workspace
 
         self.ws = Workspace(path.parent) if (path.parent / KEY_FILE).is_file() else None
