@@ -44,8 +44,7 @@ def collect(
         bool,
         typer.Option(
             "--move",
-            help="处理完后把已存档的文件移出 inbox/（原件核对无误后保存在 archive/；"
-            "跳过的文件和处理中被改动的文件留在原处）",
+            help="处理完后把原件已存档的文件移出 inbox/（跳过的、被改动过的留下）",
         ),
     ] = False,
     as_json: JsonOpt = False,
