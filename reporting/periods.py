@@ -30,6 +30,15 @@ class Period:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    @classmethod
+    def canonical(cls, text: str | None) -> str | None:
+        """``text`` written as a period (``YYYY-MM``), or ``None`` when it is not one: for a
+        period read from a returned file, which may be anything (even ``../..``)."""
+        try:
+            return str(cls.parse(text or ""))
+        except UsageError:
+            return None
+
     @property
     def label(self) -> str:
         """Chinese label, e.g. ``2014年5月``."""

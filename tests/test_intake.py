@@ -185,6 +185,51 @@ def test_metadata_tampered_to_claim_another_unit(office: Office):
     assert "metadata-tampered" in codes(check) and not check.accepted
 
 
+def _claiming(unit_code: str, period: str):
+    """A change to a form's metadata: it claims this unit code and period (unsigned)."""
+
+    def claim(wb):
+        for row in wb["_meta"].iter_rows(min_row=2):
+            if row[0].value == "unit_code":
+                row[1].value = unit_code
+            elif row[0].value == "period":
+                row[1].value = period
+
+    return claim
+
+
+@pytest.mark.parametrize(
+    ("unit_code", "period", "folder"),
+    [
+        ("../../../../逃逸", "../../期", ("未识别", "_.._.._.._逃逸")),
+        ("..", "2014-05", ("2014-05", "_")),
+        ("SX02/../../../逃逸", "2014-05\\..\\..", ("未识别", "SX02_.._.._.._逃逸")),
+    ],
+)
+def test_metadata_cannot_place_the_archive_copy_outside_the_archive(
+    office: Office, tmp_path: Path, unit_code: str, period: str, folder: tuple[str, str]
+):
+    """The unit code and period a return claims are the sender's words: the archive copy goes
+    under archive/ whatever they say, and a period that is none does not stop the run."""
+    before = {p for p in tmp_path.rglob("*")}
+    data = edit(office.filled("SX02"), _claiming(unit_code, period))
+    office.drop("x.xlsx", data)
+    office.drop("正常.xlsx", office.filled("SX03"))
+    result = office.collect(received_at=ON_TIME)
+    by_name = {f.path: f for f in result.files}
+    bad = by_name["x.xlsx"]
+    assert bad.state == "rejected" and bad.period == Period.canonical(period)
+    assert by_name["正常.xlsx"].state == "accepted"  # the run went on
+    with office.store() as store:
+        sub = store.submission_by_sha(bad.sha256)
+        assert sub is not None and sub.period == Period.canonical(period)
+    archived = office.ws.root / sub.archive_path
+    assert archived.resolve().parent == (office.ws.archive / folder[0] / folder[1]).resolve()
+    assert archived.read_bytes() == data
+    created = {p for p in tmp_path.rglob("*")} - before
+    assert all(office.ws.root in p.parents for p in created), sorted(map(str, created))
+
+
 def test_unknown_unit(office: Office):
     from reporting.plan.example import example_sheets, write_plan
     from reporting.plan.load import require_plan

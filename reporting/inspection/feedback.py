@@ -74,7 +74,7 @@ def build_inspection_feedback(
         sheet, plan.plan_id, key, (now or datetime.now()).isoformat(timespec="seconds")
     )
     data = render_inspection(sheet, meta, plan.settings.password or "", notes)
-    name = inspection_feedback_filename(sheet.unit_code, sheet.unit_name, sheet.period, accepted)
-    period = Period.parse(sheet.period)
+    period = Period.parse(sheet.period)  # signed with the form key, but a name is made of it
+    name = inspection_feedback_filename(sheet.unit_code, sheet.unit_name, str(period), accepted)
     chat = chat_text(f"{sheet.unit_name}督导组", period, source, check.findings, accepted, name)
     return Feedback(name, data, chat)

@@ -99,7 +99,7 @@ def check_inspection(
         return FormCheck(
             FORM_KIND_INSPECTION,
             code,
-            period_text,
+            Period.canonical(period_text),
             version,
             "metadata",
             tuple(out.findings),

@@ -30,6 +30,7 @@ from typing import Any
 
 from reporting.errors import ReportingError, UsageError
 from reporting.findings import Finding, make
+from reporting.forms.generate import safe_name
 from reporting.forms.layout import INSTRUCTIONS, META
 from reporting.fsutil import atomic_write_bytes, atomic_write_text
 from reporting.inspection.sheet import FACTS, FORM_KIND_INSPECTION
@@ -75,6 +76,7 @@ FEEDBACK_DIR = "feedback"
 # Sheets whose formulas are the tool's own: the reader does not look for uncalculated formulas
 # or error cells there (validation reports neither on them).
 OWN_SHEETS = frozenset({INSTRUCTIONS, META, FACTS})
+UNIDENTIFIED = "未识别"  # the archive folder for what names no unit or period
 _EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
 
 
@@ -261,7 +263,8 @@ def write_feedback(
     folder: Path, check: FormCheck, ctx: IntakeContext, source: str, received: datetime
 ) -> Path | None:
     """The unit's 退回修改 / 审核提示 workbook, in outbox/feedback/<period>/."""
-    if check.unit_code is None or check.period is None:
+    period = Period.canonical(check.period)
+    if check.unit_code is None or period is None:
         return None
     if check.kind == FORM_KIND_INSPECTION:  # an inspector sheet: its own feedback copy
         from reporting.inspection.feedback import build_inspection_feedback
@@ -274,9 +277,18 @@ def write_feedback(
         )
     if fb is None:
         return None
-    path = folder / check.period / fb.filename
+    path = folder / period / fb.filename
     atomic_write_bytes(path, fb.data, durable=False)
     return path
+
+
+def archive_path(archive: Path, sha: str, kind: str, unit: str | None, period: str | None) -> Path:
+    """archive/<period>/<unit>/<sha>.<ext>. The unit and period are what the returned file
+    claims, so they may be anything: only a real period names a folder, and the unit code is
+    made one safe file name (no separators, no leading dots, at most 64 characters)."""
+    folder = Period.canonical(period) or UNIDENTIFIED
+    unit_folder = safe_name(unit)[:64] if unit else UNIDENTIFIED
+    return archive / folder / unit_folder / f"{sha}.{_EXT.get(kind, 'bin')}"
 
 
 def archive_original(
@@ -288,8 +300,7 @@ def archive_original(
     descriptor and checked against ``sha``, then renamed into place: the name never shows
     anything but the verified bytes. An existing file is kept only if its bytes match.
     """
-    ext = _EXT.get(kind, "bin")
-    path = archive / (period or "未识别") / (unit or "未识别") / f"{sha}.{ext}"
+    path = archive_path(archive, sha, kind, unit, period)
     if _same_bytes(path, sha):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -640,7 +651,7 @@ class _Run:
             check = outcome.result.check
             findings = check.findings
         unit = check.unit_code if check else None
-        period = check.period if check else None
+        period = Period.canonical(check.period) if check else None
         form_kind = check.kind if check else "unknown"
         accepted = check is not None and check.accepted
         late, days_late = False, 0

@@ -310,7 +310,7 @@ def _failed(
     return FormCheck(
         kind if code else "unknown",
         code,
-        period,
+        Period.canonical(period),  # as the file claims it only if it is a period at all
         version,
         identified_by,
         tuple(out.findings),
