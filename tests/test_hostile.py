@@ -421,7 +421,9 @@ def test_nothing_outside_the_workspace_is_read_or_written(batch: Batch) -> None:
         for marker in markers:
             assert marker not in data, (name, marker)
         assert data != outside_form, name
-    archived = [p.name.split(".")[0] for p in ws.archive.rglob("*") if p.is_file()]
+    # archive/<period>/[<unit>_]<sha>.<ext>
+    archived = [p.stem.rsplit("_", 1)[-1] for p in ws.archive.rglob("*") if p.is_file()]
+    assert archived and all(len(sha) == 64 for sha in archived)
     secret_sha = hashlib.sha256(SECRET.encode()).hexdigest()
     assert secret_sha not in archived
     assert hashlib.sha256(outside_form).hexdigest() not in archived

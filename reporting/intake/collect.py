@@ -283,18 +283,22 @@ def write_feedback(
 
 
 def archive_path(archive: Path, sha: str, kind: str, unit: str | None, period: str | None) -> Path:
-    """archive/<period>/<unit>/<sha>.<ext>. The unit and period are what the returned file
-    claims, so they may be anything: only a real period names a folder, and the unit code is
-    made one safe file name (no separators, no leading dots, at most 64 characters)."""
+    """archive/<period>/<unit>_<sha>.<ext> (<sha>.<ext> without a unit): one folder per period,
+    the unit's files side by side. A folder per unit cost a directory for every file, which at
+    provincial scale was a twentieth of collect's CPU (ext4 inode allocation) and is no easier
+    to browse. The unit and period are what the returned file claims, so they may be anything:
+    only a real period names a folder (else 未识别), and the unit code is made a safe part of
+    a file name (no separators, no leading dots, at most 64 characters)."""
     folder = Period.canonical(period) or UNIDENTIFIED
-    unit_folder = safe_name(unit)[:64] if unit else UNIDENTIFIED
-    return archive / folder / unit_folder / f"{sha}.{_EXT.get(kind, 'bin')}"
+    ext = _EXT.get(kind, "bin")
+    name = f"{safe_name(unit)[:64]}_{sha}.{ext}" if unit else f"{sha}.{ext}"
+    return archive / folder / name
 
 
 def archive_original(
     archive: Path, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
 ) -> Path:
-    """Keep the original: archive/<period>/<unit>/<sha>.<ext>, fsynced and verified by hash.
+    """Keep the original at :func:`archive_path`, fsynced and verified by hash.
 
     Written to a temporary file in the same folder, fsynced, read back through the same
     descriptor and checked against ``sha``, then renamed into place: the name never shows
