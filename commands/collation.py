@@ -19,6 +19,7 @@ from commands.common import (
     out,
     parse_day,
     progress,
+    styled,
 )
 
 
@@ -58,7 +59,9 @@ def render_status(result: Any) -> None:
 
     month = result.month
     total = S.overall(month)
-    out.print(f"[bold]{month.period.label}报送情况[/bold]（截止 {month.deadline:%Y-%m-%d}）")
+    out.print(
+        styled((f"{month.period.label}报送情况", "bold"), f"（截止 {month.deadline:%Y-%m-%d}）")
+    )
     out.print(
         f"共 {total.units} 个单位：按时 {total.on_time}，逾期 {total.late}，"
         f"退回待改 {total.rejected}，未报送 {total.missing}；报送率 "
@@ -82,7 +85,7 @@ def render_status(result: Any) -> None:
             u.unit.code,
             u.unit.name,
             u.unit.region,
-            f"[{style}]{STATE_LABELS[u.state]}[/{style}]",
+            styled((STATE_LABELS[u.state], style)),
             f"{u.first_received:%m-%d %H:%M}" if u.first_received else "—",
             str(u.days_late) if u.reported and u.days_late else "",
         )
@@ -105,7 +108,7 @@ def collate(period: PeriodOpt, workspace: WorkspaceOpt = Path(".")) -> None:
     acts = [S.unit_activities(u) for u in month.units]
     due = sum(a.due for a in acts)
     done = sum(a.done_due for a in acts)
-    out.print(f"[green]已生成汇总表[/green]：{result.path}")
+    out.print(styled(("已生成汇总表", "green"), f"：{result.path}"))
     out.print(
         f"报送率 {(total.reporting_rate or 0):.1%}（{total.reported}/{total.units}），"
         f"规定动作完成率 {(S.rate(done, due) or 0):.1%}（{done}/{due}），"

@@ -8,6 +8,7 @@ or failure, 2 usage). Tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reporting.errors import PlanError, ReportingError, UsageError
 
@@ -118,8 +120,41 @@ def clipped(
     return list(rows[:head]), list(rows[-tail:]) if tail else [], len(rows) - head - tail
 
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# C0 and C1 control characters but tab and newline, and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible_controls(text: str) -> str:
+    """Control characters written out (``\\x1b``): an escape sequence in a file name or a cell
+    is shown to the clerk, never obeyed by the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _Console(Console):
+    """Prints every string as it is. File names, cell values and the unit codes a file claims
+    reach the terminal: with markup, ``报表[final].xlsx`` showed as ``报表.xlsx`` and a cell
+    holding ``[/]`` stopped ``collect`` with a MarkupError; ``:cat:`` became an emoji; an ESC
+    went to the terminal. Styles are given as :class:`~rich.text.Text` (:func:`styled`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, soft_wrap=True, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible_controls(text), **kwargs)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line with styled parts, e.g. ``styled(("参数错误：", "red"), message)``."""
+    return Text.assemble(
+        *(
+            visible_controls(p) if isinstance(p, str) else (visible_controls(p[0]), p[1])
+            for p in parts
+        )
+    )
+
+
+out = _Console()
+err = _Console(stderr=True)
 state = {"debug": False}
 
 WorkspaceOpt = Annotated[
@@ -140,7 +175,9 @@ def parse_day(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        err.print(f"[red]参数错误：[/red]{option} 的日期“{text}”格式不对，应如 2014-06-09")
+        err.print(
+            styled(("参数错误：", "red"), f"{option} 的日期“{text}”格式不对，应如 2014-06-09")
+        )
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -152,19 +189,19 @@ def errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except UsageError as exc:
-        err.print(f"[red]参数错误：[/red]{exc}")
+        err.print(styled(("参数错误：", "red"), str(exc)))
         raise typer.Exit(EXIT_USAGE) from exc
     except PlanError as exc:
-        err.print(f"[red]方案有误：[/red]{exc}")
+        err.print(styled(("方案有误：", "red"), str(exc)))
         print_findings(exc.findings, console=err)
         raise typer.Exit(EXIT_FAILED) from exc
     except ReportingError as exc:
-        err.print(f"[red]无法继续：[/red]{exc}")
+        err.print(styled(("无法继续：", "red"), str(exc)))
         raise typer.Exit(EXIT_FAILED) from exc
     except Exception as exc:  # the one blanket catch: the CLI edge
         if state["debug"]:
             raise
-        err.print(f"[red]程序内部错误：[/red]{type(exc).__name__}: {exc}")
+        err.print(styled(("程序内部错误：", "red"), f"{type(exc).__name__}: {exc}"))
         err.print("请加 --debug 重新运行并把输出发给维护人员。")
         raise typer.Exit(EXIT_FAILED) from exc
 
@@ -180,7 +217,7 @@ def print_findings(findings: Any, console: Console = out) -> None:
     for col in ("级别", "位置", "代码", "说明"):
         table.add_column(col, overflow="fold")
     for f in findings:
-        level = "[red]错误[/red]" if f.is_error else "[yellow]提示[/yellow]"
+        level = styled(("错误", "red") if f.is_error else ("提示", "yellow"))
         table.add_row(level, f.where(), f.code, f.message)
     console.print(table)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from commands.collation import render_status
-from commands.common import EXIT_FAILED, errors, out, progress
+from commands.common import EXIT_FAILED, errors, out, progress, styled
 from commands.intake import render_collect
 from commands.plan import render_plan
 from commands.scoring import render_inspection_demo
@@ -32,7 +32,7 @@ def demo(
     labels = ("4月报表回收", "5月报表第一次回收（截止前）", "5月报表第二次回收（截止后）")
     for label, collected in zip(labels, result.collects, strict=False):
         out.print()
-        out.print(f"[bold]{label}[/bold]")
+        out.print(styled((label, "bold")))
         render_collect(collected)
     if result.status is not None:
         out.print()
@@ -41,9 +41,9 @@ def demo(
         out.print()
         render_inspection_demo(result.inspection)
     if result.report is not None and not result.report.pdf:
-        out.print(f"[yellow]{result.report.pdf_note}[/yellow]")
+        out.print(styled((result.report.pdf_note, "yellow")))
     out.print()
-    out.print("[bold]演示输出：[/bold]")
+    out.print(styled(("演示输出：", "bold")))
     for label, path in result.outputs:
         out.print(f"  {label}：{path}")
     if not result.plan.valid:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import PeriodOpt, WorkspaceOpt, errors, out, progress
+from commands.common import PeriodOpt, WorkspaceOpt, errors, out, progress, styled
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,11 @@ def forms(
     with errors(), progress("生成表单") as bar:
         result = make_forms(workspace, period, unit_codes=unit, progress=bar)
     prefilled = sum(1 for f in result.files if f.prefilled)
-    out.print(f"[green]已生成 {len(result.files)} 份表单[/green]（方案版本 {result.plan_version}）")
+    out.print(
+        styled(
+            (f"已生成 {len(result.files)} 份表单", "green"), f"（方案版本 {result.plan_version}）"
+        )
+    )
     out.print(f"  表单文件夹：{result.folder}")
     out.print(f"  打包文件：{result.archive}")
     if prefilled:

@@ -21,6 +21,7 @@ from commands.common import (
     errors,
     out,
     progress,
+    styled,
 )
 
 
@@ -60,7 +61,9 @@ def collect(
             when = datetime.fromisoformat(received_at)
         except ValueError:
             err.print(
-                f"[red]参数错误：[/red]收到时间“{received_at}”格式不对，应如 2014-06-04T18:00"
+                styled(
+                    ("参数错误：", "red"), f"收到时间“{received_at}”格式不对，应如 2014-06-04T18:00"
+                )
             )
             raise typer.Exit(EXIT_USAGE) from None
     with errors(), progress("回收审核") as bar:
@@ -75,10 +78,10 @@ def collect(
 
 
 _STATE = {
-    "accepted": "[green]接收[/green]",
-    "rejected": "[red]退回[/red]",
-    "duplicate": "重复",
-    "skipped": "跳过",
+    "accepted": styled(("接收", "green")),
+    "rejected": styled(("退回", "red")),
+    "duplicate": styled("重复"),
+    "skipped": styled("跳过"),
 }
 
 

@@ -17,6 +17,7 @@ from commands.common import (
     errors,
     out,
     print_findings,
+    styled,
 )
 
 
@@ -35,7 +36,7 @@ def init(
     with errors():
         result = init_workspace(directory, force=force)
     verb = "已覆盖" if result.overwritten else "已创建"
-    out.print(f"[green]{verb}[/green]示例方案：{result.workspace.plan_path}")
+    out.print(styled((verb, "green"), f"示例方案：{result.workspace.plan_path}"))
     out.print("下一步：用 Excel 或 WPS 修改方案，然后运行 python cli.py plan 检查。")
 
 
@@ -60,7 +61,7 @@ def render_plan(result: Any) -> None:
 
     p = result.plan
     s = p.settings
-    out.print(f"[bold]{s.name or '（未填方案名称）'}[/bold]")
+    out.print(styled((s.name or "（未填方案名称）", "bold")))
     out.print(f"{s.issuer}　{s.doc_number}　{s.year}年　方案版本 {p.version}")
     out.print(f"按月报送，次月{s.deadline_day}日前报送；联系人 {s.contact} {s.phone}")
     if s.grade_bands:
@@ -129,7 +130,7 @@ def render_plan(result: Any) -> None:
 
     print_findings(result.findings)
     if result.valid:
-        out.print("[green]方案检查通过。[/green]")
+        out.print(styled(("方案检查通过。", "green")))
     else:
         n = sum(1 for f in result.findings if f.is_error)
-        out.print(f"[red]方案有 {n} 处错误，请按上表逐项修改后重新运行 plan。[/red]")
+        out.print(styled((f"方案有 {n} 处错误，请按上表逐项修改后重新运行 plan。", "red")))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import PeriodOpt, WorkspaceOpt, errors, out, parse_day, progress
+from commands.common import PeriodOpt, WorkspaceOpt, errors, out, parse_day, progress, styled
 
 
 def register(app: typer.Typer) -> None:
@@ -42,11 +42,11 @@ def report(
         )
     ranked = len(result.ranking.ranked)
     pending = len(result.ranking.pending)
-    out.print(f"[green]已生成通报[/green]：{result.notice}")
+    out.print(styled(("已生成通报", "green"), f"：{result.notice}"))
     if result.pdf:
         out.print(f"  PDF：{result.pdf}")
     elif pdf:
-        out.print(f"  [yellow]{result.pdf_note}[/yellow]")
+        out.print(styled("  ", (result.pdf_note, "yellow")))
     out.print(f"  看板（可离线打开）：{result.dashboard}")
     out.print(f"  附件：{result.ranking_workbook}")
     out.print(f"  附件：{result.summary}")

@@ -19,6 +19,7 @@ from commands.common import (
     out,
     parse_day,
     progress,
+    styled,
 )
 
 
@@ -42,8 +43,10 @@ def inspect(
     with errors(), progress("生成督导考评表") as bar:
         result = make_inspection_sheets(workspace, period, unit_codes=unit, as_of=day, progress=bar)
     out.print(
-        f"[green]已生成 {len(result.files)} 个单位的督导考评表[/green]"
-        f"（Excel 和 Word 各一份，方案版本 {result.plan_version}）"
+        styled(
+            (f"已生成 {len(result.files)} 个单位的督导考评表", "green"),
+            f"（Excel 和 Word 各一份，方案版本 {result.plan_version}）",
+        )
     )
     out.print(f"  文件夹：{result.folder}")
     out.print(
@@ -101,8 +104,10 @@ def render_ranking(ranking: Any) -> None:
     out.print(table)
     if ranking.pending:
         out.print(
-            f"[yellow]{len(ranking.pending)} 个单位待评[/yellow]（尚未收到已接收的督导考评表），"
-            "不参加排名；同分同名次。"
+            styled(
+                (f"{len(ranking.pending)} 个单位待评", "yellow"),
+                "（尚未收到已接收的督导考评表），不参加排名；同分同名次。",
+            )
         )
 
 
@@ -112,8 +117,11 @@ def render_inspection_demo(inspection: Any) -> None:
 
     out.print()
     out.print(
-        f"[bold]督导考评[/bold]：已生成 {len(inspection.inspect.files)} 个单位的督导考评表，"
-        "模拟督导组交回约三分之二（其中一份扣分未写理由，被退回）"
+        styled(
+            ("督导考评", "bold"),
+            f"：已生成 {len(inspection.inspect.files)} 个单位的督导考评表，"
+            "模拟督导组交回约三分之二（其中一份扣分未写理由，被退回）",
+        )
     )
     render_collect(inspection.collect)
     out.print()

@@ -215,3 +215,27 @@ def test_as_of_dates_are_checked_alike(runner: CliRunner, workspace: Path, comma
     )
     assert done.exit_code == 2
     assert "--as-of 的日期“2014-13-01”格式不对" in done.output
+
+
+def test_names_and_values_from_returns_print_as_they_are(runner: CliRunner, tmp_path: Path):
+    """File names, cell values and claimed codes come from the units: nothing in them is read
+    as rich markup (``[final]`` vanished, ``[/]`` stopped the command with a MarkupError) or
+    reaches the terminal as a control character."""
+    from tests.conftest import Office
+    from tests.test_intake import set_cells
+
+    office = Office(tmp_path / "office")
+    names = {
+        "SX02": "报表[final].xlsx",
+        "SX03": "esc\x1b[2Jname.xlsx",
+        "SX04": "表:cat:.xlsx",
+    }
+    for code, name in names.items():
+        office.drop(name, set_cells(office.filled(code), "规定动作", {"D5": "[/]完成[bold]"}))
+    res = runner.invoke(
+        app, ["collect", "-w", str(office.ws.root), "--received-at", "2014-06-03T10:00"]
+    )
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert "报表[final].xlsx" in res.output and "表:cat:.xlsx" in res.output
+    assert "esc\\x1b[2Jname.xlsx" in res.output and "\x1b" not in res.output
+    assert res.output.count("现为“[/]完成[bold]”") == 3
