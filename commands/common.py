@@ -223,16 +223,17 @@ def print_findings(findings: Any, console: Console = out) -> None:
 
 
 @contextmanager
-def progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar; yields the callback the library calls as work completes."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+def progress(label: str, console: Console | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on ``console`` (stderr); yields the callback the library calls as
+    work completes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        f"[bold]{label}[/bold]",
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=console or err,
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)

@@ -239,3 +239,17 @@ def test_names_and_values_from_returns_print_as_they_are(runner: CliRunner, tmp_
     assert "报表[final].xlsx" in res.output and "表:cat:.xlsx" in res.output
     assert "esc\\x1b[2Jname.xlsx" in res.output and "\x1b" not in res.output
     assert res.output.count("现为“[/]完成[bold]”") == 3
+
+
+def test_progress_bar_shows_its_label_in_bold():
+    import io
+
+    from commands.common import _Console, progress
+
+    buf = io.StringIO()
+    console = _Console(file=buf, force_terminal=True, width=100)
+    with progress("回收审核", console=console) as update:
+        update(3, 10)
+        console.file.flush()
+    shown = buf.getvalue()
+    assert "回收审核" in shown and "[bold]" not in shown and "\x1b[1m回收审核" in shown
