@@ -374,3 +374,14 @@ def test_mistakes_do_not_cascade(sheets):
     sheets.set("月报指标", 2, "类型", "数字")  # B01, referenced by B02's rule
     result = parse_plan(sheets)
     assert codes(result) == ["bad-choice", "bad-date"]
+
+
+def test_control_characters_in_plan_text_are_dropped(sheets):
+    """A Word line break pasted into a cell is \\x0b: such a name passed `plan` and then stopped
+    `report`, whose Word notice cannot hold it. Tabs and line breaks inside a text stay."""
+    sheets.set("单位", 2, "单位名称", "杭州市\x0b卫生计生委\x01")
+    sheets.setting("方案名称", "“八个一”\x0c学习\n活动")
+    result = parse_plan(sheets)
+    assert result.valid, [f.message for f in result.findings]
+    assert result.plan.unit("SX01").name == "杭州市卫生计生委"
+    assert result.plan.settings.name == "“八个一”学习\n活动"

@@ -278,3 +278,14 @@ def test_long_ranking_shows_head_and_tail(scored):
     assert len(doc.tables[0].rows) == 1 + TABLE_HEAD + 1 + TABLE_TAIL
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "全部 72 个单位的排名见附件" in text
+
+
+def test_the_notice_holds_text_xml_cannot():
+    """Defence behind the plan loader (a plan snapshot stored earlier may still hold them):
+    the notice drops the control characters XML forbids instead of failing."""
+    from reporting.reports.gbt9704 import OfficialDocument
+
+    doc = OfficialDocument()
+    doc.paragraph("杭州市\x0b卫生计生委\x00")
+    saved = Document(io.BytesIO(doc.save()))
+    assert any(p.text == "杭州市卫生计生委" for p in saved.paragraphs)

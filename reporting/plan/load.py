@@ -31,6 +31,7 @@ from reporting.plan.model import (
     Unit,
     ValueType,
 )
+from reporting.text import xml_text
 
 Row = dict[str, Any]
 
@@ -166,7 +167,9 @@ def text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, datetime):
         return value.date().isoformat()
-    return str(value).strip()
+    # Without the control characters XML cannot hold: a Word line break pasted into a cell is
+    # \x0b, and such a name stopped `report` (python-docx refuses it) long after `plan` passed.
+    return xml_text(str(value)).strip()
 
 
 def as_date(value: Any) -> date | None:

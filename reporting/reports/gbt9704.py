@@ -23,6 +23,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
+from reporting.text import xml_text
+
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
 HEADING1_FONT = "黑体"
@@ -211,7 +213,7 @@ class OfficialDocument:
         color: RGBColor | None = None,
         bold: bool = False,
     ) -> Any:
-        run = paragraph.add_run(text)
+        run = paragraph.add_run(xml_text(text))  # a plan's text may hold a pasted \x0b
         set_fonts(run, font, size, latin=font if font == PAGE_FONT else LATIN_FONT)
         run.font.bold = bold
         if color is not None:
