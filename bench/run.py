@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -135,12 +136,20 @@ def openpyxl_read(paths: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def _load() -> float | None:
+    """The 1-minute load average before the run (None where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
     from reporting.forms.generate import form_filename
     from reporting.plan.load import require_plan
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    figures: dict[str, Any] = {"units": units}
+    figures: dict[str, Any] = {"units": units, "load_before": _load()}
     try:
         ws = bench_workspace(tmp / "ws", units)
         plan = require_plan(ws.plan_path)
@@ -228,6 +237,9 @@ def main() -> None:
     args = parser.parse_args()
     f = run(args.units, args.openpyxl_sample, args.keep)
     print(f"{f['units']} 个单位，{f['returns']} 份报送（退回 {f['rejected']}）")
+    if f["load_before"] is not None:
+        busy = "，有别的任务在运行，下面的数字会偏慢" if f["load_before"] > 0.5 else ""
+        print(f"  开始前 1 分钟平均负载 {f['load_before']:.2f}{busy}（见 docs/performance.md）")
     print(f"  forms    {f['forms_s']:>8.2f} 秒  {f['forms_per_s']:.0f} 份/秒")
     print(f"  填写     {f['fill_s']:>8.2f} 秒（基准数据准备，不计入）")
     print(
