@@ -504,6 +504,39 @@ def test_rejected_return_gets_feedback_and_chat_text(office: Office):
     assert "杭州市卫生计生委" in chat and "约50人" in chat
 
 
+def test_a_feedback_that_cannot_be_written_leaves_the_file_for_the_next_run(office: Office):
+    """On Windows a clerk who has last run's 退回修改表 open in Excel blocks its rewrite. The
+    return was then recorded as unreadable ("程序内部错误"), for good: a re-run saw a duplicate.
+    Now it is skipped, not recorded, and the next run checks it and writes the feedback."""
+    office.drop("bad.xlsx", set_cells(office.filled("SX02"), "月报数据", {"F5": 9999}))
+    feedback = office.ws.outbox / "feedback" / "2014-05" / "SX02_宁波市卫生计生委_退回修改.xlsx"
+    feedback.mkdir(parents=True)  # os.replace cannot put a file there, as with a locked file
+    first = office.collect(received_at=ON_TIME)
+    (report,) = first.files
+    assert (report.state, report.retry, first.ok) == ("skipped", True, False)
+    assert feedback.name in report.note and "重新运行 collect" in report.note
+    with office.store() as store:
+        assert store.submissions() == []
+    feedback.rmdir()
+    second = office.collect(received_at=ON_TIME)
+    (report,) = second.files
+    assert report.state == "rejected" and {f.code for f in report.findings} == {"out-of-range"}
+    assert report.feedback == feedback and feedback.is_file()
+
+
+def test_an_archive_that_cannot_be_written_stops_the_run(office: Office):
+    from reporting.errors import ReportingError
+
+    office.drop("ok.xlsx", office.filled("SX01"))
+    office.ws.archive.mkdir(parents=True, exist_ok=True)
+    (office.ws.archive / "2014-05").write_text("not a folder")  # mkdir fails below it
+    with pytest.raises(ReportingError, match="无法把原件写入存档"):
+        office.collect(received_at=ON_TIME)
+    with office.store() as store:
+        assert store.submissions() == []
+    assert (office.ws.inbox / "ok.xlsx").is_file()
+
+
 def test_corrected_feedback_file_is_accepted(office: Office):
     office.drop("bad.xlsx", set_cells(office.filled("SX01"), "月报数据", {"F3": "约50人"}))
     feedback = office.collect(received_at=ON_TIME).files[0].feedback

@@ -15,6 +15,7 @@ store's work overlaps with the workers' parsing and the result does not depend o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -98,6 +99,7 @@ class FileReport:
     note: str = ""  # skip reason, or which submission a duplicate repeats
     processed_before: bool = False  # the very file (same path, same bytes) seen by an earlier run
     moved: bool = False  # removed from the inbox by ``--move`` (its original is in the archive)
+    retry: bool = False  # skipped for now (its feedback could not be written): run collect again
 
     @property
     def warned(self) -> bool:
@@ -120,6 +122,7 @@ class FileReport:
             "note": self.note,
             "processed_before": self.processed_before,
             "moved": self.moved,
+            "retry": self.retry,
             "findings": [
                 {
                     "code": f.code,
@@ -156,7 +159,7 @@ class CollectResult:
 
     @property
     def ok(self) -> bool:
-        return not any(f.state == "rejected" for f in self.files)
+        return not any(f.state == "rejected" or f.retry for f in self.files)
 
     @property
     def moved(self) -> int:
@@ -211,6 +214,7 @@ class _Checked:
     check: FormCheck | None
     archived: Path | None = None
     feedback: Path | None = None
+    retry: str | None = None  # why the file is not recorded this time (see FeedbackNotWritten)
 
 
 def _check_task(task: tuple[Source, str, str]) -> _Checked:
@@ -242,10 +246,18 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
         unit = check.unit_code if check else None
         period = check.period if check else None
         kind = _exact_kind(source.kind, read.kind)
-        archived = archive_original(ctx.archive, data, sha, kind, unit, period)
+        # If this fails, the parent archives the file before recording it, and stops the run
+        # when it cannot either: a disk that fails here must not turn the verdict into an error.
+        with contextlib.suppress(ReportingError):
+            archived = archive_original(ctx.archive, data, sha, kind, unit, period)
     feedback = None
     if ctx.feedback is not None and check is not None:
-        feedback = write_feedback(ctx.feedback, check, ctx.intake, source.display, ctx.received_at)
+        try:
+            feedback = write_feedback(
+                ctx.feedback, check, ctx.intake, source.display, ctx.received_at
+            )
+        except FeedbackNotWritten as exc:
+            return _Checked(ReadResult(read.kind), None, archived, retry=str(exc))
     if check is not None and check.inputs:  # only the feedback needed them
         check = replace(check, inputs={})
     return _Checked(read, check, archived, feedback)
@@ -278,8 +290,24 @@ def write_feedback(
     if fb is None:
         return None
     path = folder / period / fb.filename
-    atomic_write_bytes(path, fb.data, durable=False)
+    try:
+        atomic_write_bytes(path, fb.data, durable=False)
+    except OSError as exc:
+        raise FeedbackNotWritten(path, exc) from exc
     return path
+
+
+class FeedbackNotWritten(ReportingError):
+    """The feedback workbook could not be written, most often because the clerk has last
+    run's copy open in Excel or WPS (Windows refuses to replace an open file). The return is
+    then not recorded, so that the next run checks it again and writes its feedback: recorded,
+    it would be a duplicate for ever after and its unit would never get the workbook."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        super().__init__(
+            f"退回修改表“{path.name}”无法写入（{exc.strerror or exc}），"
+            "可能正被 Excel 或 WPS 打开。这个文件这次没有入库：关闭该表后重新运行 collect 即可"
+        )
 
 
 def archive_path(archive: Path, sha: str, kind: str, unit: str | None, period: str | None) -> Path:
@@ -307,6 +335,17 @@ def archive_original(
     path = archive_path(archive, sha, kind, unit, period)
     if _same_bytes(path, sha):
         return path
+    try:
+        _write_verified(path, data, sha)
+    except OSError as exc:  # a full disk, a folder without write permission
+        raise ReportingError(
+            f"无法把原件写入存档 {path}（{exc.strerror or exc}），磁盘可能已满或没有写入权限；"
+            "已停止，收件箱未改动"
+        ) from exc
+    return path
+
+
+def _write_verified(path: Path, data: bytes, sha: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -325,7 +364,6 @@ def archive_original(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 # --------------------------------------------------------------------------- parent side
@@ -510,9 +548,9 @@ class _Run:
         self.kept_zips: set[Path] = set()  # a member was not archived: the zip stays
 
     # ---- outcomes that need no parsing
-    def skip(self, source: Source, reason: str) -> None:
+    def skip(self, source: Source, reason: str, *, retry: bool = False) -> None:
         self.result.files.append(
-            FileReport(source.display, None, None, None, "", "skipped", note=reason)
+            FileReport(source.display, None, None, None, "", "skipped", note=reason, retry=retry)
         )
         if source.member is not None and source.skip_code not in CLUTTER_CODES:
             self.kept_zips.add(source.path)
@@ -582,7 +620,11 @@ class _Run:
                     self.duplicate(entry.source, entry.sha, entry.duplicate_of)
                 else:
                     assert entry.sha is not None and entry.outcome is not None
-                    self.record(entry.source, entry.sha, entry.data, entry.outcome)
+                    checked = entry.outcome.result if entry.outcome.ok else None
+                    if checked is not None and checked.retry:
+                        self.skip(entry.source, checked.retry, retry=True)
+                    else:
+                        self.record(entry.source, entry.sha, entry.data, entry.outcome)
                 counter[0] += 1
                 if progress:
                     progress(counter[0], sizes[0])
