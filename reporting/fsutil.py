@@ -6,15 +6,35 @@ import os
 import tempfile
 from pathlib import Path
 
+from reporting.errors import ReportingError
+
+
+class WriteFailed(ReportingError, OSError):
+    """An output could not be written. On Windows that is most often a file the clerk has open
+    in Excel, WPS or Word (an open file cannot be replaced). Still an ``OSError``, so callers
+    that write best-effort (caches) keep ignoring it; ``reason`` is the system's own words."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = path
+        self.reason = str(exc.strerror or exc)
+        super().__init__(
+            f"无法写入 {path}（{self.reason}）：文件可能正被 Excel、WPS 或 Word 打开，"
+            "或磁盘已满、没有写入权限。关闭该文件后重新运行即可，原有文件没有改动"
+        )
+
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
 
     Readers see the old file or the new one, never a part. ``durable`` also fsyncs before the
     rename (needed for originals and the store; regenerable outputs can skip the cost).
+    Raises :class:`WriteFailed` when the system refuses.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -22,8 +42,10 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, exc) from exc
         raise
 
 

@@ -253,3 +253,16 @@ def test_progress_bar_shows_its_label_in_bold():
         console.file.flush()
     shown = buf.getvalue()
     assert "回收审核" in shown and "[bold]" not in shown and "\x1b[1m回收审核" in shown
+
+
+def test_an_output_that_cannot_be_replaced_is_named_not_an_internal_error(
+    runner: CliRunner, workspace: Path
+):
+    """On Windows a workbook open in Excel cannot be replaced; the clerk is told which file
+    to close (here a folder stands where the summary goes, which cannot be replaced either)."""
+    blocked = workspace / "outbox" / "2014-05" / "汇总表_2014-05.xlsx"
+    blocked.mkdir(parents=True)
+    res = runner.invoke(app, ["collate", "-w", str(workspace), "-p", "2014-05"])
+    assert res.exit_code == 1
+    assert "无法写入" in res.output and "汇总表_2014-05.xlsx" in res.output
+    assert "程序内部错误" not in res.output and blocked.is_dir()

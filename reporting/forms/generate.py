@@ -23,7 +23,7 @@ from reporting.errors import UsageError
 from reporting.forms.layout import LEDGER_SPARE_ROWS, FormLayout, build_layout, make_meta
 from reporting.forms.template import FormTemplate, Shape, same_form, shape_of
 from reporting.forms.writer import EMPTY_PREFILL, Prefill, render_form
-from reporting.fsutil import atomic_write_bytes
+from reporting.fsutil import WriteFailed, atomic_write_bytes
 from reporting.parallel import run_jobs
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
@@ -199,7 +199,10 @@ def generate_forms(
 
 def _write_zip(path: Path, files: list[FormFile]) -> None:
     """All forms in one archive for mailing; written beside and swapped in atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from exc
     os.close(fd)
     try:
         # .xlsx is already deflated: storing is as small and much faster.
@@ -207,6 +210,8 @@ def _write_zip(path: Path, files: list[FormFile]) -> None:
             for f in files:
                 zf.write(f.path, arcname=f.path.name)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, exc) from exc
         raise

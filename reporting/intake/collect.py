@@ -33,7 +33,7 @@ from reporting.errors import ReportingError, UsageError
 from reporting.findings import Finding, make
 from reporting.forms.generate import safe_name
 from reporting.forms.layout import INSTRUCTIONS, META
-from reporting.fsutil import atomic_write_bytes, atomic_write_text
+from reporting.fsutil import WriteFailed, atomic_write_bytes, atomic_write_text
 from reporting.inspection.sheet import FACTS, FORM_KIND_INSPECTION
 from reporting.intake.feedback import (
     build_feedback,
@@ -292,8 +292,8 @@ def write_feedback(
     path = folder / period / fb.filename
     try:
         atomic_write_bytes(path, fb.data, durable=False)
-    except OSError as exc:
-        raise FeedbackNotWritten(path, exc) from exc
+    except WriteFailed as exc:
+        raise FeedbackNotWritten(path, exc.reason) from exc
     return path
 
 
@@ -303,9 +303,9 @@ class FeedbackNotWritten(ReportingError):
     then not recorded, so that the next run checks it again and writes its feedback: recorded,
     it would be a duplicate for ever after and its unit would never get the workbook."""
 
-    def __init__(self, path: Path, exc: OSError) -> None:
+    def __init__(self, path: Path, reason: str) -> None:
         super().__init__(
-            f"退回修改表“{path.name}”无法写入（{exc.strerror or exc}），"
+            f"退回修改表“{path.name}”无法写入（{reason}），"
             "可能正被 Excel 或 WPS 打开。这个文件这次没有入库：关闭该表后重新运行 collect 即可"
         )
 
