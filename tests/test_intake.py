@@ -524,6 +524,27 @@ def test_a_feedback_that_cannot_be_written_leaves_the_file_for_the_next_run(offi
     assert report.feedback == feedback and feedback.is_file()
 
 
+def test_a_file_changed_while_collected_is_left_for_the_next_run(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+):
+    """The parent hashes what it read; the worker reads the file again. Bytes that differ (a
+    mail client still saving the attachment) were recorded as an unreadable return under the
+    first hash; now the file is skipped and the next run records it as it is."""
+    from reporting.intake import sources
+
+    office.drop("ok.xlsx", office.filled("SX01"))
+    read = sources.SourceReader.read
+    monkeypatch.setattr(sources.SourceReader, "read", lambda self, s: read(self, s) + b"\0")
+    first = office.collect(received_at=ON_TIME)
+    (report,) = first.files
+    assert (report.state, report.retry) == ("skipped", True) and "被改动" in report.note
+    with office.store() as store:
+        assert store.submissions() == []
+    monkeypatch.undo()
+    (report,) = office.collect(received_at=ON_TIME).files
+    assert (report.state, report.unit) == ("accepted", "SX01")
+
+
 def test_an_archive_that_cannot_be_written_stops_the_run(office: Office):
     from reporting.errors import ReportingError
 

@@ -214,7 +214,7 @@ class _Checked:
     check: FormCheck | None
     archived: Path | None = None
     feedback: Path | None = None
-    retry: str | None = None  # why the file is not recorded this time (see FeedbackNotWritten)
+    retry: str | None = None  # why the file is not recorded this time: run collect again
 
 
 def _check_task(task: tuple[Source, str, str]) -> _Checked:
@@ -222,19 +222,17 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
     and archive the original. Only a small result goes back."""
     source, sha, context_path = task
     ctx = _context(context_path)
+    # A file that went away or changed since the parent read it (still being saved by the mail
+    # client, say) is not recorded: its next run sees it as it is then.
     try:
         data = source.read_bytes()
     except SourceUnavailable as exc:
-        return _Checked(ReadResult("", code="unreadable", message=str(exc)), None)
+        return _Checked(ReadResult(""), None, retry=f"{exc}，这次没有处理；稍后重新运行 collect")
     if hashlib.sha256(data).hexdigest() != sha:
         return _Checked(
-            ReadResult(
-                "",
-                code="unreadable",
-                reason="changed",
-                message="文件在处理过程中被改动，请重新运行 collect",
-            ),
+            ReadResult(""),
             None,
+            retry="文件在处理过程中被改动（可能还在保存），这次没有处理；稍后重新运行 collect",
         )
     read = read_workbook(data, source.display, own_sheets=OWN_SHEETS)
     check = None
