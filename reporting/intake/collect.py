@@ -99,7 +99,7 @@ class FileReport:
     note: str = ""  # skip reason, or which submission a duplicate repeats
     processed_before: bool = False  # the very file (same path, same bytes) seen by an earlier run
     moved: bool = False  # removed from the inbox by ``--move`` (its original is in the archive)
-    retry: bool = False  # skipped for now (its feedback could not be written): run collect again
+    retry: bool = False  # not recorded this time (feedback not writable, file changing)
 
     @property
     def warned(self) -> bool:
