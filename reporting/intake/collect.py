@@ -62,7 +62,7 @@ from reporting.store import Store, SubmissionInfo, SubmissionRecord
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
-WINDOW = 256  # files read ahead of the oldest one still being checked (held in memory)
+WINDOW = 256  # files handed out ahead of the oldest one still being checked
 
 
 def default_workers() -> int:
@@ -77,6 +77,7 @@ FEEDBACK_DIR = "feedback"
 # Sheets whose formulas are the tool's own: the reader does not look for uncalculated formulas
 # or error cells there (validation reports neither on them).
 OWN_SHEETS = frozenset({INSTRUCTIONS, META, FACTS})
+_CHANGED = "文件在处理过程中被改动或移走（可能还在保存），这次没有处理；稍后重新运行 collect"
 UNIDENTIFIED = "未识别"  # the archive folder for what names no unit or period
 _EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
 
@@ -229,11 +230,7 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
     except SourceUnavailable as exc:
         return _Checked(ReadResult(""), None, retry=f"{exc}，这次没有处理；稍后重新运行 collect")
     if hashlib.sha256(data).hexdigest() != sha:
-        return _Checked(
-            ReadResult(""),
-            None,
-            retry="文件在处理过程中被改动（可能还在保存），这次没有处理；稍后重新运行 collect",
-        )
+        return _Checked(ReadResult(""), None, retry=_CHANGED)
     read = read_workbook(data, source.display, own_sheets=OWN_SHEETS)
     check = None
     if read.ok and read.book is not None:
@@ -503,7 +500,7 @@ class _Entry:
 
     source: Source
     sha: str | None = None
-    data: bytes = b""
+    size: int = 0  # bytes; the bytes themselves are not kept (see record)
     unavailable: str | None = None
     duplicate_of: str | None = None
     outcome: Outcome[_Checked] | None = None
@@ -622,7 +619,7 @@ class _Run:
                     if checked is not None and checked.retry:
                         self.skip(entry.source, checked.retry, retry=True)
                     else:
-                        self.record(entry.source, entry.sha, entry.data, entry.outcome)
+                        self.record(entry.source, entry.sha, entry.size, entry.outcome)
                 counter[0] += 1
                 if progress:
                     progress(counter[0], sizes[0])
@@ -656,7 +653,7 @@ class _Run:
                     entry.duplicate_of = prior.original_path or prior.original_name
                     continue
                 self.seen[sha] = source.display
-                entry.data = data
+                entry.size = len(data)
                 checking[next(tasks_made)] = entry
                 yield (source, sha, self.context_path)
             sizes[0] = sizes[1]  # the scan is over: the total is exact
@@ -677,7 +674,7 @@ class _Run:
         flush()
         assert not waiting
 
-    def record(self, source: Source, sha: str, data: bytes, outcome: Outcome[_Checked]) -> None:
+    def record(self, source: Source, sha: str, size: int, outcome: Outcome[_Checked]) -> None:
         received = self.received_at
         check: FormCheck | None = None
         kind = source.kind or "unknown"
@@ -719,7 +716,11 @@ class _Run:
             self.result.files.append(report)
             return
         archive = outcome.result.archived if outcome.ok and outcome.result else None
-        if archive is None:  # the worker died before archiving: keep the original here
+        if archive is None:  # the worker died or could not archive: the parent does it here
+            data = self._read_again(source, sha)
+            if data is None:
+                self.skip(source, _CHANGED, retry=True)
+                return
             archive = archive_original(self.ws.archive, data, sha, kind, unit, period)
         feedback = outcome.result.feedback if outcome.ok and outcome.result else None
         rec = SubmissionRecord(
@@ -727,7 +728,7 @@ class _Run:
             original_name=Path(source.member or source.display).name,
             original_path=source.display,
             archive_path=str(archive.relative_to(self.ws.root)),
-            size=len(data),
+            size=size,
             format=kind,
             kind=form_kind,
             unit_code=unit,
@@ -748,6 +749,17 @@ class _Run:
             self.periods.add(period)
         self.result.files.append(FileReport(**{**report.__dict__, "feedback": feedback}))
         self._clearable(source, sha, archive)
+
+    @staticmethod
+    def _read_again(source: Source, sha: str) -> bytes | None:
+        """The file's bytes as the run first read them, or None when it changed or went away.
+        Read again rather than kept: a window of read-ahead returns with photos in them could
+        otherwise hold gigabytes in this process."""
+        try:
+            data = source.read_bytes()
+        except SourceUnavailable:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == sha else None
 
     # ---- --move: clear the inbox of what the archive now holds
     def _clearable(self, source: Source, sha: str, archived: Path) -> None:
