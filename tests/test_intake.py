@@ -545,6 +545,27 @@ def test_a_file_changed_while_collected_is_left_for_the_next_run(
     assert (report.state, report.unit) == ("accepted", "SX01")
 
 
+def test_the_parent_archives_from_the_inbox_again_and_checks_the_bytes(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+):
+    """A file that kills its worker is archived by the parent, which reads it from the inbox
+    again (it does not keep every read-ahead file's bytes): bytes that differ from those first
+    hashed leave the file for the next run instead of archiving something else."""
+    from reporting.intake import sources
+
+    hostile = Path(__file__).parent / "fixtures" / "hostile"
+    office.drop("lie.xlsx", (hostile / "cell_at_xfd1048576_lying_dimension.xlsx").read_bytes())
+    monkeypatch.setattr(sources.Source, "read_bytes", lambda self: b"other bytes")
+    (report,) = office.collect(received_at=ON_TIME).files
+    assert (report.state, report.retry) == ("skipped", True)
+    with office.store() as store:
+        assert store.submissions() == []
+    assert not office.ws.archive.exists() or not any(office.ws.archive.rglob("*.xlsx"))
+    monkeypatch.undo()
+    (report,) = office.collect(received_at=ON_TIME).files
+    assert report.state == "rejected" and report.findings[0].code == "unreadable"
+
+
 def test_an_archive_that_cannot_be_written_stops_the_run(office: Office):
     from reporting.errors import ReportingError
 
