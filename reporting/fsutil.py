@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reporting.errors import ReportingError
@@ -23,30 +25,36 @@ class WriteFailed(ReportingError, OSError):
         )
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Readers see the old file or the new one, never a part. ``durable`` also fsyncs before the
-    rename (needed for originals and the store; regenerable outputs can skip the cost).
-    Raises :class:`WriteFailed` when the system refuses.
-    """
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` for the block to write; when the block ends, it takes
+    ``path``'s place in one ``os.replace`` (readers see the old file or the new one, never a
+    part). On an exception it is removed and ``path`` is left as it was; an ``OSError`` becomes
+    :class:`WriteFailed`."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
     except OSError as exc:
         raise WriteFailed(path, exc) from exc
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not isinstance(exc, WriteFailed):
             raise WriteFailed(path, exc) from exc
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` through :func:`replacing`. ``durable`` also fsyncs before the
+    rename (needed for originals and the store; regenerable outputs can skip the cost)."""
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -1106,10 +1106,10 @@ def _canonical_period(period: str | Period | None) -> str | None:
         return None
     if isinstance(period, Period):
         return str(period)
-    try:
-        return str(Period.parse(period))
-    except ReportingError as exc:
-        raise ValueError(f"not a period: {period!r}") from exc
+    canonical = Period.canonical(period)
+    if canonical is None:
+        raise ValueError(f"not a period: {period!r}")
+    return canonical
 
 
 def _opt_text(value: object) -> str | None:

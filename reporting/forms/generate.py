@@ -9,9 +9,7 @@ rendered directly.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from reporting.errors import UsageError
 from reporting.forms.layout import LEDGER_SPARE_ROWS, FormLayout, build_layout, make_meta
 from reporting.forms.template import FormTemplate, Shape, same_form, shape_of
 from reporting.forms.writer import EMPTY_PREFILL, Prefill, render_form
-from reporting.fsutil import WriteFailed, atomic_write_bytes
+from reporting.fsutil import atomic_write_bytes, replacing
 from reporting.parallel import run_jobs
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
@@ -199,19 +197,7 @@ def generate_forms(
 
 def _write_zip(path: Path, files: list[FormFile]) -> None:
     """All forms in one archive for mailing; written beside and swapped in atomically."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise WriteFailed(path, exc) from exc
-    os.close(fd)
-    try:
-        # .xlsx is already deflated: storing is as small and much faster.
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-            for f in files:
-                zf.write(f.path, arcname=f.path.name)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise WriteFailed(path, exc) from exc
-        raise
+    # .xlsx is already deflated: storing is as small and much faster.
+    with replacing(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for f in files:
+            zf.write(f.path, arcname=f.path.name)
