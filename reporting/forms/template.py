@@ -86,7 +86,9 @@ S_FINGERPRINT = "\ue003"
 S_SIGNATURE = "\ue004"
 S_SOURCE = "\ue005"
 S_HEADCOUNT = 918273645  # appears as digits in texts, formulas and validations
-_SENTINEL = re.compile("[\ue000-\ue005]|918273645")
+# A feedback copy's summary lines (reporting.forms.feedback_template).
+S_SUMMARY = ("\ue006", "\ue007", "\ue008")
+_SENTINEL = re.compile("[\ue000-\ue008]|918273645")
 # Markers put in place of the self-check's cached results before the scan.
 _ACTS_MISSING = "\ue0f0"
 _CONCLUSION = "\ue0f1"
@@ -230,13 +232,13 @@ _TOKENS = re.compile(
     r'|<c r="(?P<bref>[A-Z]+[0-9]+)" s="(?P<bstyle>[0-9]+)"/>'
     # element text XlsxWriter writes with _xml_data_element: headers, footers, core properties
     r"|<(?P<tag>(?:odd|even|first)(?:Header|Footer)|dc:[a-z]+|cp:[A-Za-z]+)>"
-    r"(?P<text>[^<]*[\ue000-\ue005][^<]*)(?=</(?P=tag)>)"
+    r"(?P<text>[^<]*[\ue000-\ue008][^<]*)(?=</(?P=tag)>)"
     r'|<dimension ref="(?P<dim>[^"]*)"/>'
     r"|(?P<enddata></sheetData>)"
     r"|(?P<hc>918273645)"
     r"|(?P<acts>\ue0f0)"
     r"|(?P<concl>\ue0f1)"
-    r"|(?P<stray>[\ue000-\ue005])"
+    r"|(?P<stray>[\ue000-\ue008])"
 )
 _CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
 _ROW = re.compile(r'<row r="([0-9]+)"(?: spans="([0-9]+):([0-9]+)")?')
@@ -300,6 +302,8 @@ class _Fill:
     dims: dict[str, str]
     acts_missing: str
     conclusion: str
+    at: dict[str, int] = field(default_factory=dict)  # inserted cell → its string's index
+    extra: dict[str, str] = field(default_factory=dict)  # text for the "extra" slots
 
 
 class _Direct(Exception):
@@ -334,6 +338,7 @@ class FormTemplate:
         self.ledger_boundary: dict[str, int] = {}
         self.limited_texts: list[tuple[str, int]] = []  # footers: text, UTF-16 limit
         self.prefill_ok = False
+        self.row_sheets: dict[str, Any] = {}  # sheets other than ledgers that get rows
         self.acts_missing0 = ""  # the self-check's cached results in the template
         self.conclusion0 = ""
 
@@ -430,7 +435,9 @@ class FormTemplate:
         if kind == "rows":
             return ""
         if kind == "dim":
-            return self.ledgers[piece[1]].dim
+            return self._template_dim(piece[1])
+        if kind == "extra":
+            return ""
         if kind == "acts":
             return self.acts_missing0
         if kind == "concl":
@@ -509,7 +516,9 @@ class FormTemplate:
             elif kind == "bstyle":
                 if sheet == ACTIVITIES and m.group("bref") in inputs:
                     self.input_styles[m.group("bref")] = int(m.group("bstyle"))
-                    cut(m.start(), m.end(), ("in", m.group("bref"), m.group()))
+                key = self._blank_slot(sheet, m.group("bref"), inputs)
+                if key is not None:
+                    cut(m.start(), m.end(), ("in", key, m.group()))
             elif kind == "text":
                 value = m.group("text")
                 plain = _unescape_data(value)
@@ -524,9 +533,11 @@ class FormTemplate:
                 if ledger is not None:
                     self._read_ledger(text, ledger, m.group("dim"))
                     cut(m.start("dim"), m.end("dim"), ("dim", ledger.sheet))
+                elif sheet is not None and self._rows_slot(sheet, text, m.group("dim")):
+                    cut(m.start("dim"), m.end("dim"), ("dim", sheet))
             elif kind == "enddata":
-                if ledger is not None:
-                    cut(m.start(), m.start(), ("rows", ledger.sheet))
+                if ledger is not None or (sheet is not None and sheet in self.row_sheets):
+                    cut(m.start(), m.start(), ("rows", ledger.sheet if ledger else sheet))
             elif kind == "hc":
                 cut(m.start(), m.end(), ("hc",))
             elif kind == "acts":
@@ -537,6 +548,17 @@ class FormTemplate:
                 raise TemplateUnsupported(f"a unit value in an unexpected place ({sheet})")
         pieces.append(text[pos:])
         return pieces, cells
+
+    def _blank_slot(self, sheet: str | None, ref: str, inputs: set[str]) -> str | None:
+        """The slot key of a blank cell a unit's render may change (``None``: static text)."""
+        return ref if sheet == ACTIVITIES and ref in inputs else None
+
+    def _rows_slot(self, sheet: str, text: str, dim: str) -> bool:
+        """Whether a sheet other than a ledger gets rows at its end (its dimension a slot)."""
+        return False
+
+    def _template_dim(self, sheet: str) -> str:
+        return self.ledgers[sheet].dim
 
     def _read_ledger(self, text: str, slot: LedgerSlot, dim: str) -> None:
         corners = [_CELL_REF.fullmatch(r) for r in dim.split(":")]
@@ -648,7 +670,17 @@ class FormTemplate:
         )
         return replace(unsigned, signature=sign(self.key, unsigned.payload()))
 
-    def _fill(self, unit: Unit, prefill: Prefill, meta: FormMeta) -> _Fill:
+    def _fill(
+        self,
+        unit: Unit,
+        prefill: Prefill,
+        meta: FormMeta,
+        more_values: dict[str, str] | None = None,
+        more_strings: dict[int, list[tuple[str, str]]] | None = None,
+    ) -> _Fill:
+        """The slots' values for ``unit``. ``more_values``: texts for further sentinels;
+        ``more_strings``: strings written after the template's string ``i`` was first written,
+        as (cell key, text) in writing order (their indexes come back in ``_Fill.at``)."""
         esc = _escaper()
         if bool(prefill.source) != self.shape.has_source:
             raise _Direct
@@ -660,6 +692,7 @@ class FormTemplate:
             S_SIGNATURE: meta.signature,
             S_SOURCE: prefill.source,
             str(S_HEADCOUNT): str(unit.headcount),
+            **(more_values or {}),
         }
 
         def subst(text: str) -> str:
@@ -684,6 +717,8 @@ class FormTemplate:
                 raise _Direct
             self._prefill_activities(prefill, act_cells, inserts)
             self._prefill_ledgers(prefill, ledger_cells, inserts)
+        for boundary, cells in (more_strings or {}).items():
+            inserts.setdefault(boundary, []).extend(cells)
 
         # the shared-string table, replayed in the writer's order
         index: dict[str, int] = {}
@@ -754,6 +789,7 @@ class FormTemplate:
             dims=dims,
             acts_missing=acts_missing,
             conclusion=conclusion,
+            at=at,
         )
 
     def _prefill_activities(
@@ -885,6 +921,8 @@ def _cell_value(value: Any) -> tuple[str, str] | None:
 
 
 def _cell_xml(ref: str, style: int, kind: str, value: str) -> str:
+    if kind == "b":  # a blank with a style
+        return f'<c r="{ref}" s="{style}"/>'
     if kind == "s":
         return f'<c r="{ref}" s="{style}" t="s"><v>{value}</v></c>'
     return f'<c r="{ref}" s="{style}"><v>{value}</v></c>'
@@ -916,6 +954,8 @@ def _join(pieces: list[Any], fill: _Fill) -> str:
             out.append(fill.acts_missing)
         elif kind == "concl":
             out.append(fill.conclusion)
+        elif kind == "extra":
+            out.append(fill.extra.get(p[1], ""))
         else:  # pragma: no cover - a slot without a filler is a bug
             raise AssertionError(kind)
     return "".join(out)

@@ -100,19 +100,24 @@ class RenderTrace:
     cuts: list[tuple[str, int]] = field(default_factory=list)
     strings: list[str] = field(default_factory=list)
     formats: dict[str, int | None] = field(default_factory=dict)
+    sheets: dict[str, Any] = field(default_factory=dict)  # name → XlsxWriter worksheet
+    issue_strings: int = 0  # strings written before the 问题清单's own
 
 
 _TRACE: ContextVar[RenderTrace | None] = ContextVar("form_render_trace", default=None)
 
 
 def trace_render(
-    layout: FormLayout, meta: FormMeta, prefill: Prefill = EMPTY_PREFILL
+    layout: FormLayout,
+    meta: FormMeta,
+    prefill: Prefill = EMPTY_PREFILL,
+    annotations: Annotations | None = None,
 ) -> tuple[bytes, RenderTrace]:
     """:func:`render_form` (same bytes), and what it did."""
     trace = RenderTrace()
     token = _TRACE.set(trace)
     try:
-        data = render_form(layout, meta, prefill)
+        data = render_form(layout, meta, prefill, annotations)
     finally:
         _TRACE.reset(token)
     return data, trace
@@ -170,6 +175,46 @@ class _Formats:
         self.invalid = wb.add_format({"bg_color": INVALID_FILL, "font_color": "#9C0006"})
 
 
+# The formats cells and columns use (``missing`` and ``invalid`` are conditional formats' only).
+CELL_FORMATS = (
+    "title",
+    "subtitle",
+    "header",
+    "locked",
+    "locked_center",
+    "locked_date",
+    "input",
+    "input_num",
+    "input_date",
+    "label",
+    "text",
+    "bold",
+    "check",
+)
+MARK_FORMATS = ("bad", "bad_date", "warn", "warn_date")
+
+
+def _mark_formats(wb: Any) -> dict[str, Any]:
+    """A feedback copy's problem cells: red border and fill for errors, amber for warnings."""
+    out = {}
+    for name, border, fill in (
+        ("bad", "#C00000", INVALID_FILL),
+        ("warn", "#BF8F00", MISSING_FILL),
+    ):
+        base = {
+            "font_name": FONT,
+            "border": 2,
+            "border_color": border,
+            "bg_color": fill,
+            "locked": False,
+        }
+        out[name] = wb.add_format({**base, "text_wrap": True, "valign": "vcenter"})
+        out[f"{name}_date"] = wb.add_format(
+            {**base, "num_format": "yyyy-mm-dd", "valign": "vcenter"}
+        )
+    return {name: out[name] for name in MARK_FORMATS}
+
+
 @dataclass(frozen=True)
 class Annotations:
     """What turns a form into a feedback copy (退回修改): the unit's own values written back
@@ -201,6 +246,13 @@ def render_form(
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, _OPTIONS)
     fmt = _Formats(wb)
+    marks = _mark_formats(wb) if annotations is not None else {}
+    if marks:
+        # XlsxWriter numbers styles in the order cells first use them, so where the marks fall
+        # would renumber every cell; a fixed numbering lets forms.feedback_template fill any
+        # marks into one render per shape.
+        for f in (*(getattr(fmt, name) for name in CELL_FORMATS), *marks.values()):
+            f._get_xf_index()
     settings = layout.plan.settings
     wb.set_properties(
         {
@@ -229,7 +281,10 @@ def render_form(
     sheets = {INSTRUCTIONS: instructions, ACTIVITIES: acts, INDICATORS: inds}
     sheets.update({slot.sheet: w for slot, w in ledgers})
     if annotations is not None and issues_ws is not None:
-        _write_annotations(wb, sheets, annotations, fmt)
+        _write_annotations(sheets, annotations, fmt, marks)
+        trace = _TRACE.get()
+        if trace is not None:
+            trace.issue_strings = wb.str_table.unique_count
         _write_issues(issues_ws, layout, annotations, fmt)
 
     for ws in (instructions, acts, inds, *(w for _, w in ledgers), meta_ws):
@@ -240,9 +295,9 @@ def render_form(
     trace = _TRACE.get()
     if trace is not None:
         trace.strings = list(wb.str_table.string_array)
-        trace.formats = {
-            name: getattr(fmt, name).xf_index for name in ("input", "input_num", "input_date")
-        }
+        trace.formats = {name: getattr(fmt, name).xf_index for name in CELL_FORMATS}
+        trace.formats.update((name, f.xf_index) for name, f in marks.items())
+        trace.sheets = {ws.name: ws for ws in wb.worksheets()}
     return buf.getvalue()
 
 
@@ -746,54 +801,13 @@ def initial_missing(layout: FormLayout, prefill: Prefill) -> dict[str, int]:
 # --------------------------------------------------------------------------- feedback
 
 
-def _write_annotations(wb: Any, sheets: dict[str, Any], notes: Annotations, fmt: _Formats) -> None:
+def _write_annotations(
+    sheets: dict[str, Any], notes: Annotations, fmt: _Formats, marks: dict[str, Any]
+) -> None:
     """Write the returned values back and mark the problem cells (red: error, yellow: warning)."""
     from xlsxwriter.utility import xl_cell_to_rowcol
 
-    bad = wb.add_format(
-        {
-            "font_name": FONT,
-            "border": 2,
-            "border_color": "#C00000",
-            "bg_color": INVALID_FILL,
-            "locked": False,
-            "text_wrap": True,
-            "valign": "vcenter",
-        }
-    )
-    bad_date = wb.add_format(
-        {
-            "font_name": FONT,
-            "border": 2,
-            "border_color": "#C00000",
-            "bg_color": INVALID_FILL,
-            "locked": False,
-            "num_format": "yyyy-mm-dd",
-            "valign": "vcenter",
-        }
-    )
-    warn = wb.add_format(
-        {
-            "font_name": FONT,
-            "border": 2,
-            "border_color": "#BF8F00",
-            "bg_color": MISSING_FILL,
-            "locked": False,
-            "text_wrap": True,
-            "valign": "vcenter",
-        }
-    )
-    warn_date = wb.add_format(
-        {
-            "font_name": FONT,
-            "border": 2,
-            "border_color": "#BF8F00",
-            "bg_color": MISSING_FILL,
-            "locked": False,
-            "num_format": "yyyy-mm-dd",
-            "valign": "vcenter",
-        }
-    )
+    bad, bad_date, warn, warn_date = (marks[name] for name in MARK_FORMATS)
     for (sheet, ref), value in notes.values.items():
         ws = sheets.get(sheet)
         if ws is None or (sheet, ref) in notes.marks:

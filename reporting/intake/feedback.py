@@ -3,17 +3,25 @@
 The workbook is the unit's own form regenerated from the same plan version, with the values it
 sent written back, every problem cell highlighted and commented, and a 问题清单 sheet in front.
 It carries valid metadata, so the unit corrects it and sends it straight back.
+
+Copies are rendered by XlsxWriter until a process has made a few of one form shape; from then on
+they come from a :class:`~reporting.forms.feedback_template.FeedbackTemplate` of that shape
+(about a fifth of the time), once the template's first copy has been compared with a direct
+render. The copies' metadata then carry the template's creation time as ``generated_at``.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 from reporting.findings import Finding
+from reporting.forms.feedback_template import FeedbackTemplate
 from reporting.forms.generate import safe_name
-from reporting.forms.layout import build_layout, make_meta
-from reporting.forms.writer import Annotations, render_form
+from reporting.forms.layout import FormLayout, build_layout, make_meta
+from reporting.forms.template import Shape, TemplateUnsupported, same_form, shape_of
+from reporting.forms.writer import EMPTY_PREFILL, Annotations, render_form
 from reporting.intake.validate import FormCheck
 from reporting.periods import Period
 from reporting.plan.model import Plan
@@ -85,7 +93,7 @@ def build_feedback(
     assert use_plan is not None
     use_unit = use_plan.unit(unit.code) or unit
     layout = build_layout(use_plan, use_unit, period, None if fresh else check.ledger_rows_meta)
-    meta = make_meta(layout, key, (now or datetime.now()).isoformat(timespec="seconds"))
+    stamp = (now or datetime.now()).isoformat(timespec="seconds")
     errors = sum(1 for f in check.findings if f.is_error)
     warnings = len(check.findings) - errors
     verdict = (
@@ -119,11 +127,65 @@ def build_feedback(
         issues=issue_rows(check.findings),
         summary=summary,
     )
-    data = render_form(layout, meta, annotations=notes)
+    data = _render(use_plan, layout, key, stamp, notes)
     name = feedback_filename(unit.code, unit.name, accepted)
     return Feedback(
         name, data, chat_text(unit.name, period, source, check.findings, accepted, name)
     )
+
+
+# A template costs about four direct renders (two to make it, one to check it): it is made at a
+# shape's third copy in a process. Kept for the most recent shapes only.
+TEMPLATE_AFTER = 3
+_MAX_SHAPES = 32
+
+
+@dataclass
+class _ShapeState:
+    plan: Plan  # keeps the plan alive, so its id in the key means this plan
+    copies: int = 0
+    template: FeedbackTemplate | None = None
+    direct_only: bool = False
+
+
+_SHAPES: OrderedDict[tuple[int, str, Shape, bytes], _ShapeState] = OrderedDict()
+
+
+def _render(plan: Plan, layout: FormLayout, key: bytes, stamp: str, notes: Annotations) -> bytes:
+    """The feedback copy: from the shape's template where there is one, else XlsxWriter."""
+    shape = shape_of(layout, EMPTY_PREFILL)
+    slot = (id(plan), str(layout.period), shape, key)
+    state = _SHAPES.get(slot)
+    if state is None:
+        state = _SHAPES[slot] = _ShapeState(plan)
+        while len(_SHAPES) > _MAX_SHAPES:
+            _SHAPES.popitem(last=False)
+    _SHAPES.move_to_end(slot)
+    state.copies += 1
+    if state.template is not None:
+        fast = state.template.render_feedback(layout.unit, notes)
+        if fast is not None:
+            return fast
+    direct = render_form(layout, make_meta(layout, key, stamp), annotations=notes)
+    if state.template is None and not state.direct_only and state.copies >= TEMPLATE_AFTER:
+        try:
+            template = FeedbackTemplate.build_feedback(plan, layout.period, shape, key, stamp)
+        except TemplateUnsupported:
+            state.direct_only = True
+        else:
+            fast = template.render_feedback(layout.unit, notes)
+            if fast is not None and _same(fast, direct):
+                state.template = template
+            else:  # not the bytes XlsxWriter writes: this shape's copies stay direct
+                state.direct_only = True
+    return direct
+
+
+def _same(fast: bytes, direct: bytes) -> bool:
+    try:
+        return same_form(fast, direct)
+    except Exception:  # not even a zip: a template bug, and this shape stays direct
+        return False
 
 
 def chat_text(
