@@ -224,10 +224,10 @@ class FormLayout:
         """What the fingerprint hashes: the sheet names and every locked cell as
         ``["sheet!A1", text]`` sorted by the first, as JSON."""
         shape, values = self._locked_values
-        return json.dumps(
-            [list(self.sheet_names), [(shape.names[i], values[i]) for i in shape.order]],
-            ensure_ascii=False,
-        )
+        head, pieces = shape.fingerprint_pieces(self.sheet_names)
+        enc = _encode_json_string
+        cells = [p if p.__class__ is str else f"{p[0]}{enc(values[p[1]])}]" for p in pieces]
+        return f"{head}{', '.join(cells)}]]"
 
     @cached_property
     def _fingerprint(self) -> str:
@@ -253,6 +253,29 @@ class LockedShape:
     names: tuple[str, ...]
     order: tuple[int, ...]
     cells: tuple[tuple[str, int, int], ...] = ()
+
+    def fingerprint_pieces(
+        self, sheet_names: tuple[str, ...]
+    ) -> tuple[str, list[str | tuple[str, int]]]:
+        """:meth:`FormLayout.fingerprint_text` in pieces, made once per sheet list: the JSON
+        up to the first cell, and each cell in fingerprint order, written out where its text is
+        the shape's and as ``(its JSON up to the text, position)`` where the unit's goes in.
+        The text is ``json.dumps`` of the same lists, character for character."""
+        cached = self._json.get(sheet_names)
+        if cached is None:
+            enc = _encode_json_string
+            own = {*self.info, *(pos for pos, _, _ in self.hints)}
+            pieces: list[str | tuple[str, int]] = []
+            for i in self.order:
+                start = f"[{enc(self.names[i])}, "
+                pieces.append((start, i) if i in own else f"{start}{enc(self.values[i])}]")
+            head = f"[{json.dumps(list(sheet_names), ensure_ascii=False)}, ["
+            cached = self._json[sheet_names] = (head, pieces)
+        return cached
+
+    @cached_property
+    def _json(self) -> dict[tuple[str, ...], tuple[str, list[str | tuple[str, int]]]]:
+        return {}
 
 
 def locked_shape(
@@ -307,6 +330,10 @@ def locked_shape(
 # is kept with its shapes, so the id in the key always names that very (immutable) plan.
 _SHAPES: dict[tuple[int, str], tuple[Plan, LockedShape]] = {}
 _SHAPES_MAX = 64
+
+
+# What json.dumps(..., ensure_ascii=False) writes for a string.
+_encode_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def fingerprint_of(text: str) -> str:
