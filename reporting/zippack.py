@@ -36,7 +36,8 @@ class Part:
     name: str
     crc: int
     size: int
-    data: bytes  # raw deflate stream
+    data: bytes  # raw deflate stream (or the part itself when stored)
+    method: int = zlib.DEFLATED  # or 0: stored
 
 
 def deflate(name: str, data: bytes, level: int = 6) -> Part:
@@ -60,7 +61,7 @@ def pack(parts: Iterable[Part], *, mode: int = _MODE) -> bytes:
             b"PK\x03\x04",
             _VERSION,
             flags,
-            zlib.DEFLATED,
+            part.method,
             _DOS_TIME,
             _DOS_DATE,
             part.crc,
@@ -75,7 +76,7 @@ def pack(parts: Iterable[Part], *, mode: int = _MODE) -> bytes:
                 _MADE_BY,
                 _VERSION,
                 flags,
-                zlib.DEFLATED,
+                part.method,
                 _DOS_TIME,
                 _DOS_DATE,
                 part.crc,

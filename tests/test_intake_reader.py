@@ -563,3 +563,58 @@ def test_corrupted_xls_never_raises(libreoffice_xls: bytes) -> None:
     assert [o.detail for o in outcomes if o.failure not in (None, "crashed")] == []
     results = [o.result for o in outcomes if o.result is not None]
     assert any(r.ok for r in results) and any(r.reason == "corrupt" for r in results)
+
+
+# --- what calamine is given --------------------------------------------------------------------
+
+
+def _calamine_input(monkeypatch: pytest.MonkeyPatch, data: bytes) -> tuple[ReadResult, bytes]:
+    seen: list[bytes] = []
+    real = reader._read_calamine
+
+    def spy(given: bytes, *args: object) -> ReadResult:
+        seen.append(given)
+        return real(given, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "_read_calamine", spy)
+    result = read_workbook(data, "x.xlsx")
+    monkeypatch.setattr(reader, "_read_calamine", real)
+    (given,) = seen
+    return result, given
+
+
+@pytest.mark.parametrize("make", [_xlsxwriter_form, _openpyxl_book], ids=["xlsxwriter", "openpyxl"])
+def test_calamine_reads_the_checked_worksheets_stored(monkeypatch, make):
+    data = make()
+    result, given = _calamine_input(monkeypatch, data)
+    with zipfile.ZipFile(io.BytesIO(data)) as a, zipfile.ZipFile(io.BytesIO(given)) as b:
+        assert b.namelist() == a.namelist()
+        for info in b.infolist():
+            original = a.getinfo(info.filename)
+            assert b.read(info) == a.read(original)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                assert info.compress_type == zipfile.ZIP_STORED
+            else:  # the other members' compressed bytes as they were
+                assert info.compress_type == original.compress_type
+                assert info.compress_size == original.compress_size
+    assert result.ok and result.book is not None
+    # the same values as calamine reading the original file
+    plain = reader._read_calamine(data, "xlsx", None, "x.xlsx")
+    assert plain.book is not None
+    if make is _xlsxwriter_form:
+        assert result.book.sheets == plain.book.sheets
+    else:  # (the XML pass blanks the formula without a value and the error cell there)
+        assert set(result.book.sheets) == set(plain.book.sheets)
+
+
+def test_a_workbook_with_a_member_twice_goes_to_calamine_as_it_is(monkeypatch):
+    data = _xlsxwriter_form()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            out.writestr("docProps/app.xml", src.read("docProps/app.xml"))
+    twice = buf.getvalue()
+    _, given = _calamine_input(monkeypatch, twice)
+    assert given == twice

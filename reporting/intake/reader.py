@@ -167,9 +167,11 @@ def read_workbook(
         kind = zip_kind(zf)
         if kind not in ("xlsx", "xlsm"):
             return _kind_failure(kind, name)
-        scan = _scan_ooxml(zf, limits, frozenset(own_sheets))
-    if isinstance(scan, _Failure):
-        return scan.result(kind, name)
+        sheets: dict[str, bytes] = {}
+        scan = _scan_ooxml(zf, limits, frozenset(own_sheets), sheets)
+        if isinstance(scan, _Failure):
+            return scan.result(kind, name)
+        data = _with_sheets_stored(zf, data, sheets)
     return _read_calamine(data, kind, scan, name)
 
 
@@ -386,6 +388,52 @@ class _MemoryZip(zipfile.ZipFile):
         return out
 
 
+# At most this much decompressed worksheet XML goes to calamine stored (see below).
+_STORED_MAX = 32 * _MB
+
+
+def _with_sheets_stored(zf: zipfile.ZipFile, data: bytes, sheets: dict[str, bytes]) -> bytes:
+    """The workbook for calamine: the same members in the same order, the worksheets the XML
+    pass has decompressed (and CRC-checked) stored instead of deflated, every other member's
+    compressed bytes as they are. calamine then does not inflate the sheets a second time
+    (~0.2 ms of its ~0.7 ms for a form) and reads exactly the XML that was checked.
+
+    The original bytes whenever the rebuild is not plainly the same workbook: a member name
+    twice, an encrypted or otherwise unusual member, a member whose data is cut short."""
+    if not sheets or sum(map(len, sheets.values())) > _STORED_MAX:
+        return data
+    from reporting import zippack
+
+    infos = zf.infolist()
+    if len({i.filename.replace("\\", "/").lower() for i in infos}) != len(infos):
+        return data
+    view = memoryview(data)
+    parts = []
+    for info in infos:
+        if info.flag_bits & 0x61 or info.compress_type not in (0, zlib.DEFLATED):
+            return data  # calamine is to judge such a member as it is
+        whole = sheets.get(info.filename)
+        if whole is not None:
+            parts.append(zippack.Part(info.filename, info.CRC, len(whole), whole, method=0))
+            continue
+        at = info.header_offset
+        header = view[at : at + _LOCAL_HEADER.size]
+        if at < 0 or len(header) != _LOCAL_HEADER.size:
+            return data
+        *_, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        start = at + _LOCAL_HEADER.size + name_len + extra_len
+        raw = bytes(view[start : start + info.compress_size])
+        if len(raw) != info.compress_size:
+            return data
+        parts.append(
+            zippack.Part(info.filename, info.CRC, info.file_size, raw, method=info.compress_type)
+        )
+    try:
+        return zippack.pack(parts)
+    except ValueError:
+        return data
+
+
 # --- the XML pass over .xlsx/.xlsm -----------------------------------------------------------
 
 _MAIN_NS = (
@@ -437,11 +485,15 @@ class _TooLarge(Exception):
 
 
 def _scan_ooxml(
-    zf: zipfile.ZipFile, limits: Limits, own: frozenset[str] = frozenset()
+    zf: zipfile.ZipFile,
+    limits: Limits,
+    own: frozenset[str] = frozenset(),
+    keep: dict[str, bytes] | None = None,
 ) -> dict[str, _SheetScan] | _Failure:
     """The XML pass, after the directory checks: DTD refusal, then per worksheet its extent,
     formulas without a cached value, error cells, and the decoded raw cells of rows holding
-    such a formula (not in the ``own`` sheets). Returns the scans by sheet name."""
+    such a formula (not in the ``own`` sheets). Returns the scans by sheet name; ``keep``
+    receives the worksheets it decompressed whole, by member name."""
     from lxml import etree
 
     try:
@@ -453,7 +505,7 @@ def _scan_ooxml(
         shared = parts.get("xl/sharedstrings.xml")
         if shared is not None and shared.file_size > _TEXT_NODE_MAX:
             _parse_through(zf, shared)
-        return _scan_parts(zf, parts, limits, own)
+        return _scan_parts(zf, parts, limits, own, keep)
     except _UnsafeXml as exc:
         return _unsafe_xml(str(exc))
     except _TooLarge as exc:
@@ -647,6 +699,7 @@ def _scan_parts(
     parts: dict[str, zipfile.ZipInfo],
     limits: Limits,
     own: frozenset[str] = frozenset(),
+    keep: dict[str, bytes] | None = None,
 ) -> dict[str, _SheetScan]:
     book = _book_parts(zf, parts)
     scans: dict[str, _SheetScan] = {}
@@ -655,7 +708,7 @@ def _scan_parts(
         if info is None:
             continue  # a missing part is calamine's to report
         scan = _SheetScan(name)
-        _scan_sheet(zf, info, scan, limits, cells=scan.name not in own)
+        _scan_sheet(zf, info, scan, limits, cells=scan.name not in own, keep=keep)
         scans.setdefault(scan.name, scan)
     if any(scan.raw_rows for scan in scans.values()):
         _decode_raw_rows(zf, parts, scans.values(), book.date1904)
@@ -677,6 +730,7 @@ def _scan_sheet(
     limits: Limits,
     *,
     cells: bool = True,
+    keep: dict[str, bytes] | None = None,
 ) -> None:
     """Triage a worksheet cheaply, and parse it only when something needs it.
 
@@ -696,6 +750,8 @@ def _scan_sheet(
     data = zf.read(info)
     if _head_has_doctype(data):
         raise _UnsafeXml(info.filename)
+    if keep is not None:
+        keep[info.filename] = data
     dimension = _DIMENSION.search(data, 0, 4096)
     extent = _parse_dimension(dimension.group(1)) if dimension else None
     trusted = extent is not None and not _too_large(*extent, limits)
