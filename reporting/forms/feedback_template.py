@@ -47,18 +47,9 @@ from reporting.forms.layout import (
     INDICATORS,
     INSTRUCTIONS,
     META,
-    build_layout,
-    make_meta,
 )
 from reporting.forms.template import (
-    _SENTINEL,
     CONTENT_TYPES,
-    S_CODE,
-    S_FINGERPRINT,
-    S_HEADCOUNT,
-    S_NAME,
-    S_REGION,
-    S_SIGNATURE,
     S_SUMMARY,
     SHARED_STRINGS,
     FormTemplate,
@@ -82,7 +73,7 @@ from reporting.forms.writer import (
 )
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
-from reporting.text import cut, utf16_len
+from reporting.text import cut
 
 # What the writer passes to write_comment (reporting.forms.writer._write_annotations).
 COMMENT_LIMIT = 1000
@@ -116,25 +107,16 @@ class FeedbackTemplate(FormTemplate):
         Raises :class:`TemplateUnsupported` when the render is not one this module can fill."""
         if shape.has_source:
             raise TemplateUnsupported("a feedback copy has no pre-fill note")
-        unit = Unit(S_CODE, S_NAME, shape.category, S_REGION, S_HEADCOUNT, "", "")
-        layout = build_layout(plan, unit, period, dict(shape.ledger_rows))
-        meta = replace(
-            make_meta(layout, key, generated_at), fingerprint=S_FINGERPRINT, signature=S_SIGNATURE
-        )
-        self = cls(shape, layout, meta, key)
+        self = cls._with_sentinels(plan, period, shape, key, generated_at, EMPTY_PREFILL)
         self.row_sheets = {ISSUES_SHEET: None}
         self.blank_cells: set[str] = set()  # "sheet!A1" of every blank on the form's sheets
         self.issues_dim = ""
         self.issues_first_row = 0  # the first 问题清单 row (1-based)
         self.issues_spans = ""
         notes = Annotations(summary=list(S_SUMMARY))
+        layout, meta = self.layout, self.meta
         data, trace = trace_render(layout, meta, EMPTY_PREFILL, notes)
-        for text, limit in dict.fromkeys(trace.cuts):
-            if _SENTINEL.search(text):
-                if utf16_len(text) > limit:
-                    raise TemplateUnsupported("a text with unit values is cut in the template")
-                self.cuts.append((text, limit))
-        self.formats = dict(trace.formats)
+        self._take_trace(trace)
         if any(self.formats.get(n) is None for n in _STYLES_USED):
             raise TemplateUnsupported("a style the copies use has no index")
         self.worksheets = trace.sheets

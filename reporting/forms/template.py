@@ -68,6 +68,7 @@ from reporting.forms.layout import (
 from reporting.forms.writer import (
     EMPTY_PREFILL,
     Prefill,
+    RenderTrace,
     conclusion_text,
     initial_missing,
     trace_render,
@@ -351,24 +352,41 @@ class FormTemplate:
         """Render ``shape`` once with sentinel unit values and cut it into slots.
 
         Raises :class:`TemplateUnsupported` when the render is not one this module can fill."""
+        prefill = Prefill(source=S_SOURCE) if shape.has_source else EMPTY_PREFILL
+        self = cls._with_sentinels(plan, period, shape, key, generated_at, prefill)
+        data, trace = trace_render(self.layout, self.meta, prefill)
+        self._take_trace(trace)
+        self._read(data, trace.strings)
+        return self
+
+    @classmethod
+    def _with_sentinels(
+        cls,
+        plan: Plan,
+        period: Period,
+        shape: Shape,
+        key: bytes,
+        generated_at: str,
+        prefill: Prefill,
+    ) -> Any:
+        """An empty template of ``shape``: its layout and metadata with sentinel unit values."""
         unit = Unit(S_CODE, S_NAME, shape.category, S_REGION, S_HEADCOUNT, "", "")
         layout = build_layout(plan, unit, period, dict(shape.ledger_rows))
-        prefill = Prefill(source=S_SOURCE) if shape.has_source else EMPTY_PREFILL
         if shape_of(layout, prefill) != shape:
             raise TemplateUnsupported("the shape's ledger rows do not give that layout")
         meta = replace(
             make_meta(layout, key, generated_at), fingerprint=S_FINGERPRINT, signature=S_SIGNATURE
         )
-        self = cls(shape, layout, meta, key)
-        data, trace = trace_render(layout, meta, prefill)
+        return cls(shape, layout, meta, key)
+
+    def _take_trace(self, trace: RenderTrace) -> None:
+        """The texts with unit values that the render cut to a limit, and the style indexes."""
         for text, limit in dict.fromkeys(trace.cuts):
             if _SENTINEL.search(text):
                 if utf16_len(text) > limit:
                     raise TemplateUnsupported("a text with unit values is cut in the template")
                 self.cuts.append((text, limit))
         self.formats = dict(trace.formats)
-        self._read(data, trace.strings)
-        return self
 
     def _read(self, data: bytes, strings: list[str]) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
