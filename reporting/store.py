@@ -50,7 +50,7 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -359,6 +359,7 @@ _SUB_COLUMNS = (
     "period, plan_version, received_at, state, late, days_late, superseded_by, recorded_at"
 )
 _SUB_FIELDS = tuple(name.strip() for name in _SUB_COLUMNS.split(","))
+assert tuple(f.name for f in fields(SubmissionInfo)) == _SUB_FIELDS  # _info: by position
 _AUDIT_COLUMNS = "id, at, run_id, action, sha256, path, unit_code, period, detail"
 
 
@@ -796,9 +797,9 @@ class Store:
             " WHERE unit_code = ? AND period = ? AND kind = ? AND state = 'accepted'",
             (unit_code, period, kind),
         ).fetchall()
+        if len(rows) < 2:  # the usual case: nothing to supersede
+            return rows[0][0] if rows else None  # type: ignore[no-any-return]
         infos = [_info(r) for r in rows]
-        if len(infos) < 2:
-            return infos[0].id if infos else None
         winner = max(infos, key=lambda s: (_instant(s.received_at), s.id))
         for loser in infos:
             if loser.id == winner.id:
@@ -1129,6 +1130,8 @@ def _as_date(value: datetime) -> date:
 def _opt_date(value: date | None) -> str | None:
     if value is None:
         return None
+    if type(value) is date:  # the usual case, without the subclass checks
+        return value.isoformat()
     if isinstance(value, datetime):
         value = _as_date(value)
     return value.isoformat()
@@ -1136,6 +1139,18 @@ def _opt_date(value: date | None) -> str | None:
 
 def _encode_value(value: Value) -> tuple[str, float | None, str | None]:
     """An indicator value as (kind, num, text) columns."""
+    # The cell types intake reads, by exact type first (tens of values per return); anything
+    # else (bools, datetimes, subclasses, the unsupported) takes the general rules below.
+    kind = type(value)
+    if kind is float or kind is int:
+        num = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(num):
+            raise ValueError(f"cannot store a non-finite number: {value!r}")
+        return ("num", num, None)
+    if kind is str:
+        return ("text", None, value)  # type: ignore[return-value]
+    if kind is date:
+        return ("date", None, value.isoformat())  # type: ignore[union-attr]
     if value is None:
         return ("none", None, None)
     if isinstance(value, bool):
@@ -1169,19 +1184,34 @@ def _decode_value(kind: str, num: float | None, text: str | None) -> Value:
 _DATE_TAG = "$date"
 
 
+# What ``json.dumps(..., ensure_ascii=False, allow_nan=False)`` builds on every call, once.
+_LEDGER_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_LEDGER_PLAIN = frozenset({str, int, float, bool, type(None)})  # stored as they are
+
+
 def _encode_ledger(data: dict[str, object]) -> str:
     """JSON object in column order; dates are ``{"$date": "2014-05-03"}`` so text stays text."""
     plain: dict[str, object] = {}
     for key, value in data.items():
-        if isinstance(value, datetime):
-            value = _as_date(value)
-        if isinstance(value, date):
-            plain[key] = {_DATE_TAG: value.isoformat()}
-        elif value is None or isinstance(value, str | int | float | bool):
+        kind = type(value)
+        if kind in _LEDGER_PLAIN:  # exact types first: a ledger row has tens of cells
             plain[key] = value
+        elif kind is date:
+            plain[key] = {_DATE_TAG: value.isoformat()}  # type: ignore[attr-defined]
         else:
-            raise TypeError(f"unsupported ledger value {value!r} in column {key!r}")
-    return json.dumps(plain, ensure_ascii=False, allow_nan=False)
+            plain[key] = _ledger_cell(key, value)
+    return _LEDGER_JSON.encode(plain)
+
+
+def _ledger_cell(key: str, value: object) -> object:
+    """A ledger value of any other type (a datetime, a subclass) as JSON data, or TypeError."""
+    if isinstance(value, datetime):
+        value = _as_date(value)
+    if isinstance(value, date):
+        return {_DATE_TAG: value.isoformat()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"unsupported ledger value {value!r} in column {key!r}")
 
 
 def _decode_ledger(text: str) -> dict[str, object]:
@@ -1195,12 +1225,46 @@ def _decode_ledger(text: str) -> dict[str, object]:
 
 
 def _info(row: tuple[Any, ...]) -> SubmissionInfo:
-    """A ``submissions`` row selected with :data:`_SUB_COLUMNS`, typed."""
-    values = dict(zip(_SUB_FIELDS, row, strict=True))
-    values["received_at"] = datetime.fromisoformat(values["received_at"])
-    values["recorded_at"] = datetime.fromisoformat(values["recorded_at"])
-    values["late"] = bool(values["late"])
-    return SubmissionInfo(**values)
+    """A ``submissions`` row selected with :data:`_SUB_COLUMNS`, typed. By position: the
+    columns are the fields in order (asserted where :data:`_SUB_FIELDS` is defined)."""
+    (
+        id_,
+        sha256,
+        original_name,
+        original_path,
+        archive_path,
+        size,
+        format_,
+        kind,
+        unit_code,
+        period,
+        plan_version,
+        received_at,
+        state,
+        late,
+        days_late,
+        superseded_by,
+        recorded_at,
+    ) = row
+    return SubmissionInfo(
+        id_,
+        sha256,
+        original_name,
+        original_path,
+        archive_path,
+        size,
+        format_,
+        kind,
+        unit_code,
+        period,
+        plan_version,
+        datetime.fromisoformat(received_at),
+        state,
+        bool(late),
+        days_late,
+        superseded_by,
+        datetime.fromisoformat(recorded_at),
+    )
 
 
 def _unique(ids: Iterable[int]) -> list[int]:
