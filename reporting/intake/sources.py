@@ -335,37 +335,50 @@ class _Scanner:
     ) -> Iterator[Source]:
         stat_ns = time.time_ns()
         st = real.stat()
-        found = Source(
+        linked = real is not path and real != path
+        modified = datetime.fromtimestamp(st.st_mtime)
+        kind: Kind | Literal[""] = ""
+        known_sha256 = None
+        skip = _name_skip(parts)
+        if skip is None and st.st_size > MAX_FILE_BYTES:
+            skip = "too-large", _TOO_LARGE
+        if skip is None:
+            remember = self.seen is not None and not linked  # not through a symlink
+            ident = identity(st)
+            known = self.seen.lookup(display, ident) if remember and self.seen else None
+            if known is not None:
+                kind, known_sha256 = known.kind, known.sha256  # type: ignore[assignment]
+            else:
+                with _open_regular(real) as fh:
+                    kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
+                    if kind == "zip":
+                        archive = Source(
+                            display,
+                            path,
+                            st.st_size,
+                            "candidate",
+                            kind,
+                            real_path=real if linked else None,
+                            modified=modified,
+                        )
+                        yield from _expand_archive(fh, archive)
+                        return
+                if remember and self.seen:
+                    self.seen.remember(display, ident, Known(kind), stat_ns)
+            skip = _kind_skip(kind)
+        # Built once, with everything known (dataclasses.replace cost as much as the rest).
+        yield Source(
             display=display,
             path=path,
             size=st.st_size,
-            status="candidate",
-            real_path=real if real != path else None,
-            modified=datetime.fromtimestamp(st.st_mtime),
+            status="candidate" if skip is None else "skipped",
+            kind=kind,
+            real_path=real if linked else None,
+            modified=modified,
+            skip_code=None if skip is None else skip[0],
+            skip_reason=None if skip is None else skip[1],
+            known_sha256=known_sha256,
         )
-        skip = _name_skip(parts)
-        if skip:
-            yield found.skipped(*skip)
-            return
-        if st.st_size > MAX_FILE_BYTES:
-            yield found.skipped("too-large", _TOO_LARGE)
-            return
-        remember = self.seen is not None and real == path  # not through a symlink
-        ident = identity(st)
-        known = self.seen.lookup(display, ident) if remember and self.seen else None
-        if known is not None:
-            found = replace(found, kind=known.kind, known_sha256=known.sha256)  # type: ignore[arg-type]
-        else:
-            with _open_regular(real) as fh:
-                kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
-                if kind == "zip":
-                    yield from _expand_archive(fh, replace(found, kind=kind))
-                    return
-            if remember and self.seen:
-                self.seen.remember(display, ident, Known(kind), stat_ns)
-            found = replace(found, kind=kind)
-        skip = _kind_skip(found.kind)
-        yield found.skipped(*skip) if skip else found
 
 
 def _skipped(display: str, path: Path, code: str, reason: str) -> Source:
