@@ -283,6 +283,45 @@ class InspectionRecord:
     scores: tuple[InspectionScore, ...] = ()
 
 
+@dataclass(frozen=True)
+class EncodedDetails:
+    """A submission's values, activity rows and ledger rows in their stored form, made by
+    :func:`encode_details`: ``(indicator_code, kind, num, text)``, ``(activity_code, status,
+    count, done_date, participants, form, evidence, note)`` and ``(ledger, row_no, data)``.
+    ``collect``'s workers encode them, so the process that records them only inserts them
+    (unpickling the rows' dataclasses and dates cost it more than the inserts)."""
+
+    values: tuple[tuple[Any, ...], ...] = ()
+    activities: tuple[tuple[Any, ...], ...] = ()
+    ledger_rows: tuple[tuple[Any, ...], ...] = ()
+
+
+def encode_details(
+    values: Iterable[ValueRow] = (),
+    activities: Iterable[ActivityRow] = (),
+    ledger_rows: Iterable[LedgerRow] = (),
+) -> EncodedDetails:
+    """The rows as :meth:`Store.record_submission` stores them. Raises what it would raise for
+    a value the store cannot keep exactly (TypeError, ValueError, OverflowError)."""
+    return EncodedDetails(
+        tuple((v.indicator_code, *_encode_value(v.value)) for v in values),
+        tuple(
+            (
+                a.activity_code,
+                a.status,
+                a.count,
+                _opt_date(a.done_date),
+                a.participants,
+                a.form,
+                a.evidence,
+                a.note,
+            )
+            for a in activities
+        ),
+        tuple((r.ledger, r.row_no, _encode_ledger(r.data)) for r in ledger_rows),
+    )
+
+
 SubmissionState = Literal["accepted", "rejected"]
 
 
@@ -309,6 +348,8 @@ class SubmissionRecord:
     activities: tuple[ActivityRow, ...] = ()
     ledger_rows: tuple[LedgerRow, ...] = ()
     inspection: InspectionRecord | None = None  # kind "inspection" only
+    # The values, activities and ledger rows already encoded, instead of the three above.
+    details: EncodedDetails | None = None
 
 
 @dataclass(frozen=True)
@@ -661,6 +702,8 @@ class Store:
         """
         if rec.state not in ("accepted", "rejected"):
             raise ValueError(f"a new submission is 'accepted' or 'rejected', not {rec.state!r}")
+        if rec.details is not None and (rec.values or rec.activities or rec.ledger_rows):
+            raise ValueError("a submission's rows come either encoded (details) or not, not both")
         with self.transaction():
             existing = self.submission_by_sha(rec.sha256)
             if existing is not None:
@@ -726,6 +769,9 @@ class Store:
         return cur.lastrowid
 
     def _insert_details(self, sub_id: int, rec: SubmissionRecord) -> None:
+        details = rec.details
+        if details is None:
+            details = encode_details(rec.values, rec.activities, rec.ledger_rows)
         c = self._conn
         c.executemany(
             "INSERT INTO findings (submission_id, seq, code, severity, sheet, row_no,"
@@ -749,29 +795,16 @@ class Store:
         c.executemany(
             "INSERT INTO submission_values (submission_id, indicator_code, kind, num, text)"
             " VALUES (?, ?, ?, ?, ?)",
-            [(sub_id, v.indicator_code, *_encode_value(v.value)) for v in rec.values],
+            [(sub_id, *row) for row in details.values],
         )
         c.executemany(
             "INSERT INTO activity_records (submission_id, activity_code, status, count,"
             " done_date, participants, form, evidence, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    sub_id,
-                    a.activity_code,
-                    a.status,
-                    a.count,
-                    _opt_date(a.done_date),
-                    a.participants,
-                    a.form,
-                    a.evidence,
-                    a.note,
-                )
-                for a in rec.activities
-            ],
+            [(sub_id, *row) for row in details.activities],
         )
         c.executemany(
             "INSERT INTO ledger_rows (submission_id, ledger, row_no, data) VALUES (?, ?, ?, ?)",
-            [(sub_id, r.ledger, r.row_no, _encode_ledger(r.data)) for r in rec.ledger_rows],
+            [(sub_id, *row) for row in details.ledger_rows],
         )
         if rec.inspection is not None:
             ins = rec.inspection

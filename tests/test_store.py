@@ -27,6 +27,7 @@ from reporting.store import (
     StoreLocked,
     SubmissionRecord,
     ValueRow,
+    encode_details,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -371,6 +372,39 @@ def test_values_and_ledger_cells_of_every_type_are_stored_exactly(store: Store) 
         )
     ]
     assert store.ledger_rows_for([info.id])[info.id][0].data["date"] == date(2014, 5, 3)
+
+
+def test_rows_encoded_beforehand_are_stored_as_the_rows_themselves(tmp_path: Path) -> None:
+    """collect's workers send encode_details(...) instead of the rows: same stored bytes."""
+    rec = full_record()
+    dumps = []
+    for name, given in (
+        ("rows", rec),
+        (
+            "encoded",
+            replace(
+                rec,
+                values=(),
+                activities=(),
+                ledger_rows=(),
+                details=encode_details(rec.values, rec.activities, rec.ledger_rows),
+            ),
+        ),
+    ):
+        with Store.open(tmp_path / f"{name}.sqlite") as store:
+            store.record_submission(given, "run")
+            dumps.append(
+                [
+                    rows(store, f"SELECT * FROM {table} ORDER BY rowid")
+                    for table in ("submission_values", "activity_records", "ledger_rows")
+                ]
+            )
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0][0]) == 8 and len(dumps[0][1]) == 2 and len(dumps[0][2]) == 2
+    with Store.open(tmp_path / "both.sqlite") as store, pytest.raises(ValueError):
+        store.record_submission(replace(rec, details=encode_details(rec.values)), "run")
+    with pytest.raises(TypeError):
+        encode_details(ledger_rows=(LedgerRow("台账", 1, {"列": b"bytes"}),))
 
 
 UNSTORABLE = [

@@ -53,12 +53,18 @@ from reporting.intake.sources import (
     count_inbox,
     iter_inbox,
 )
-from reporting.intake.validate import FormCheck, IntakeContext, check_workbook
+from reporting.intake.validate import Extracted, FormCheck, IntakeContext, check_workbook
 from reporting.periods import Period
 from reporting.plan import snapshot
 from reporting.plan.load import require_plan_result
 from reporting.plan.model import Plan
-from reporting.store import Store, SubmissionInfo, SubmissionRecord
+from reporting.store import (
+    EncodedDetails,
+    Store,
+    SubmissionInfo,
+    SubmissionRecord,
+    encode_details,
+)
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -219,6 +225,7 @@ class _Checked:
     archived: str | None = None
     feedback: str | None = None
     retry: str | None = None  # why the file is not recorded this time: run collect again
+    details: EncodedDetails | None = None  # check.extracted as stored (then emptied)
 
 
 # What a worker gets for one candidate: its place as plain values (display, path, real path,
@@ -287,9 +294,18 @@ def _check_task(task: _Task) -> _Checked:
         except FeedbackNotWritten as exc:
             return _Checked(ReadResult(read.kind), None, archived, retry=str(exc))
         feedback = None if written is None else str(written)
+    details = None
+    if check is not None and check.unit_code:  # what record() stores: encoded here
+        extracted = check.extracted
+        try:
+            details = encode_details(extracted.values, extracted.activities, extracted.ledger_rows)
+        except (TypeError, ValueError, OverflowError):
+            pass  # the parent meets it again and stops, as it always did
+        else:
+            check = replace(check, extracted=Extracted(), inputs={})
     if check is not None and check.inputs:  # only the feedback needed them
         check = replace(check, inputs={})
-    return _Checked(read, check, archived, feedback)
+    return _Checked(read, check, archived, feedback, details=details)
 
 
 def _exact_kind(scanned: str, read: str) -> str:
@@ -801,6 +817,7 @@ class _Run:
             activities=check.extracted.activities if check and unit else (),
             ledger_rows=check.extracted.ledger_rows if check and unit else (),
             inspection=check.inspection.record if check and check.inspection else None,
+            details=checked.details if checked and check and unit else None,
         )
         self.store.record_submission(rec, self.result.run_id)
         if period:
