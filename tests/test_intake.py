@@ -680,6 +680,26 @@ def test_stored_names_and_archive_paths_are_what_pathlib_makes(text: str, tmp_pa
         _relative(str(tmp_path / "other" / "x.xlsx"), root)
 
 
+def test_the_plan_version_is_kept_once_with_its_snapshot(office: Office):
+    from reporting.plan import snapshot
+    from reporting.plan.load import require_plan_result
+
+    office.drop("a.xlsx", office.filled("SX01"))
+    office.collect(received_at=ON_TIME)
+
+    def kept() -> list[tuple]:
+        with office.store() as store:
+            return store._conn.execute("SELECT * FROM plan_versions").fetchall()
+
+    first = kept()
+    office.drop("b.xlsx", office.filled("SX02"))
+    office.collect(received_at=LATE)
+    assert kept() == first  # not written again (first_seen included)
+    (version, _, _, text, _) = first[0]
+    assert len(first) == 1 and version == office.plan.version
+    assert text == snapshot.dump(require_plan_result(office.ws.plan_path))
+
+
 def test_collect_lock_refuses_a_second_run(office: Office):
     from reporting.store import StoreLocked
 

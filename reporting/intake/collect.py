@@ -457,9 +457,10 @@ def collect(
     with Store.open(ws.store_path) as store, store.lock("collect"):
         store.bulk_writes()
         if not dry_run:
-            store.save_plan_version(
-                plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
-            )
+            if plan.version not in store.plan_versions():  # kept once: no need to dump it again
+                store.save_plan_version(
+                    plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
+                )
             store.save_units(plan.version, plan.units)
         plans = _known_plans(store, plan)
         key = ws.form_key()
