@@ -187,6 +187,63 @@ def test_source_reader_opens_each_archive_once(workspace: Path) -> None:
         found[1].read_bytes()
 
 
+def test_a_scan_with_a_reader_hands_it_the_small_files_it_read_whole(workspace: Path) -> None:
+    """Same Sources as without a reader; each small candidate's bytes are primed, so reading
+    it right after the scan reaches it does not open the file again; large or skipped files,
+    zip members and a source other than the primed one are read from disk as before."""
+    inbox = workspace / "inbox"
+    form = _xlsx()
+    big = _zip({"xl/workbook.xml": b"<workbook/>", "pad.bin": os.urandom(70_000)})
+    assert len(big) > sources.WHOLE_READ_BYTES
+    files = {
+        "a.xlsx": form,
+        "b.zip": _zip({"m.xlsx": form, "n.pdf": b"%PDF-1.4"}),
+        "c.pdf": b"%PDF-1.4\n",
+        "d.html": b"<html><table></table></html>",
+        "e_big.xlsx": big,
+        "f.xlsx": _xlsx("另一张"),
+        "~$g.xlsx": b"lock",
+    }
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
+    plain = scan_inbox(inbox, workspace)
+    reader = sources.SourceReader()
+    scanned = sources.iter_inbox(inbox, workspace, reader=reader)
+    found = []
+    primed = []
+    for source in scanned:
+        found.append(source)
+        if source.member is None and source.is_candidate:
+            path = inbox / source.display
+            kept = path.read_bytes()
+            path.unlink()  # only primed bytes can still be read
+            try:
+                data = reader.read(source)
+            except SourceUnavailable:
+                data = None
+            path.write_bytes(kept)
+            primed.append((source.display, data is not None))
+            assert data in (None, files[source.display])
+    assert found == plain
+    assert primed == [
+        ("a.xlsx", True),
+        ("d.html", True),
+        ("e_big.xlsx", False),
+        ("f.xlsx", True),
+    ]
+    # primed bytes go to that very Source object only, and only once
+    reader = sources.SourceReader()
+    first = next(sources.iter_inbox(inbox, workspace, reader=reader))
+    equal = plain[0]
+    assert first.display == equal.display == "a.xlsx" and first is not equal
+    (inbox / "a.xlsx").unlink()
+    with pytest.raises(SourceUnavailable):
+        reader.read(equal)  # an equal Source is read from disk, and empties the slot
+    with pytest.raises(SourceUnavailable):
+        reader.read(first)
+    reader.close()
+
+
 def test_fifo_is_never_opened(workspace: Path) -> None:
     inbox = workspace / "inbox"
     os.mkfifo(inbox / "pipe.xlsx")

@@ -485,12 +485,13 @@ def collect(
             )
             if _has_entries(ws.inbox):
                 warm_up(_check_task)  # the workers' server starts while we scan
-            # The scan is lazy: workers start on the first files while it goes on.
-            sources = iter_inbox(ws.inbox, ws.root, known)
             total = count_inbox(ws.inbox) if progress else 0
             if progress:
                 progress(0, total)
             with SourceReader() as reader:
+                # The scan is lazy: workers start on the first files while it goes on. It
+                # hands the reader the small files it read whole, so they are read once.
+                sources = iter_inbox(ws.inbox, ws.root, known, reader)
                 run.process(reader, sources, workers, progress, total)
         if not dry_run:
             result.notices = run.write_notices()
