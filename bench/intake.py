@@ -70,7 +70,7 @@ def worker_cpu_ms(root: Path, paths: list[Path], scratch: Path) -> float:
         feedback = ws.outbox / c.FEEDBACK_DIR
         pickle.dump(c._WorkerContext(intake, ws.archive, feedback, received, ws.root), fh)
     tasks = [
-        (s, hashlib.sha256(s.read_bytes()).hexdigest(), str(context))
+        c._task(s, hashlib.sha256(s.read_bytes()).hexdigest(), str(context))
         for s in scan_inbox(ws.inbox, ws.root)
         if s.is_candidate
     ]

@@ -50,7 +50,7 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -283,6 +283,45 @@ class InspectionRecord:
     scores: tuple[InspectionScore, ...] = ()
 
 
+@dataclass(frozen=True)
+class EncodedDetails:
+    """A submission's values, activity rows and ledger rows in their stored form, made by
+    :func:`encode_details`: ``(indicator_code, kind, num, text)``, ``(activity_code, status,
+    count, done_date, participants, form, evidence, note)`` and ``(ledger, row_no, data)``.
+    ``collect``'s workers encode them, so the process that records them only inserts them
+    (unpickling the rows' dataclasses and dates cost it more than the inserts)."""
+
+    values: tuple[tuple[Any, ...], ...] = ()
+    activities: tuple[tuple[Any, ...], ...] = ()
+    ledger_rows: tuple[tuple[Any, ...], ...] = ()
+
+
+def encode_details(
+    values: Iterable[ValueRow] = (),
+    activities: Iterable[ActivityRow] = (),
+    ledger_rows: Iterable[LedgerRow] = (),
+) -> EncodedDetails:
+    """The rows as :meth:`Store.record_submission` stores them. Raises what it would raise for
+    a value the store cannot keep exactly (TypeError, ValueError, OverflowError)."""
+    return EncodedDetails(
+        tuple((v.indicator_code, *_encode_value(v.value)) for v in values),
+        tuple(
+            (
+                a.activity_code,
+                a.status,
+                a.count,
+                _opt_date(a.done_date),
+                a.participants,
+                a.form,
+                a.evidence,
+                a.note,
+            )
+            for a in activities
+        ),
+        tuple((r.ledger, r.row_no, _encode_ledger(r.data)) for r in ledger_rows),
+    )
+
+
 SubmissionState = Literal["accepted", "rejected"]
 
 
@@ -309,6 +348,8 @@ class SubmissionRecord:
     activities: tuple[ActivityRow, ...] = ()
     ledger_rows: tuple[LedgerRow, ...] = ()
     inspection: InspectionRecord | None = None  # kind "inspection" only
+    # The values, activities and ledger rows already encoded, instead of the three above.
+    details: EncodedDetails | None = None
 
 
 @dataclass(frozen=True)
@@ -359,6 +400,7 @@ _SUB_COLUMNS = (
     "period, plan_version, received_at, state, late, days_late, superseded_by, recorded_at"
 )
 _SUB_FIELDS = tuple(name.strip() for name in _SUB_COLUMNS.split(","))
+assert tuple(f.name for f in fields(SubmissionInfo)) == _SUB_FIELDS  # _info: by position
 _AUDIT_COLUMNS = "id, at, run_id, action, sha256, path, unit_code, period, detail"
 
 
@@ -660,6 +702,8 @@ class Store:
         """
         if rec.state not in ("accepted", "rejected"):
             raise ValueError(f"a new submission is 'accepted' or 'rejected', not {rec.state!r}")
+        if rec.details is not None and (rec.values or rec.activities or rec.ledger_rows):
+            raise ValueError("a submission's rows come either encoded (details) or not, not both")
         with self.transaction():
             existing = self.submission_by_sha(rec.sha256)
             if existing is not None:
@@ -725,6 +769,9 @@ class Store:
         return cur.lastrowid
 
     def _insert_details(self, sub_id: int, rec: SubmissionRecord) -> None:
+        details = rec.details
+        if details is None:
+            details = encode_details(rec.values, rec.activities, rec.ledger_rows)
         c = self._conn
         c.executemany(
             "INSERT INTO findings (submission_id, seq, code, severity, sheet, row_no,"
@@ -748,29 +795,16 @@ class Store:
         c.executemany(
             "INSERT INTO submission_values (submission_id, indicator_code, kind, num, text)"
             " VALUES (?, ?, ?, ?, ?)",
-            [(sub_id, v.indicator_code, *_encode_value(v.value)) for v in rec.values],
+            [(sub_id, *row) for row in details.values],
         )
         c.executemany(
             "INSERT INTO activity_records (submission_id, activity_code, status, count,"
             " done_date, participants, form, evidence, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    sub_id,
-                    a.activity_code,
-                    a.status,
-                    a.count,
-                    _opt_date(a.done_date),
-                    a.participants,
-                    a.form,
-                    a.evidence,
-                    a.note,
-                )
-                for a in rec.activities
-            ],
+            [(sub_id, *row) for row in details.activities],
         )
         c.executemany(
             "INSERT INTO ledger_rows (submission_id, ledger, row_no, data) VALUES (?, ?, ?, ?)",
-            [(sub_id, r.ledger, r.row_no, _encode_ledger(r.data)) for r in rec.ledger_rows],
+            [(sub_id, *row) for row in details.ledger_rows],
         )
         if rec.inspection is not None:
             ins = rec.inspection
@@ -796,9 +830,9 @@ class Store:
             " WHERE unit_code = ? AND period = ? AND kind = ? AND state = 'accepted'",
             (unit_code, period, kind),
         ).fetchall()
+        if len(rows) < 2:  # the usual case: nothing to supersede
+            return rows[0][0] if rows else None  # type: ignore[no-any-return]
         infos = [_info(r) for r in rows]
-        if len(infos) < 2:
-            return infos[0].id if infos else None
         winner = max(infos, key=lambda s: (_instant(s.received_at), s.id))
         for loser in infos:
             if loser.id == winner.id:
@@ -1129,6 +1163,8 @@ def _as_date(value: datetime) -> date:
 def _opt_date(value: date | None) -> str | None:
     if value is None:
         return None
+    if type(value) is date:  # the usual case, without the subclass checks
+        return value.isoformat()
     if isinstance(value, datetime):
         value = _as_date(value)
     return value.isoformat()
@@ -1136,6 +1172,18 @@ def _opt_date(value: date | None) -> str | None:
 
 def _encode_value(value: Value) -> tuple[str, float | None, str | None]:
     """An indicator value as (kind, num, text) columns."""
+    # The cell types intake reads, by exact type first (tens of values per return); anything
+    # else (bools, datetimes, subclasses, the unsupported) takes the general rules below.
+    kind = type(value)
+    if kind is float or kind is int:
+        num = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(num):
+            raise ValueError(f"cannot store a non-finite number: {value!r}")
+        return ("num", num, None)
+    if kind is str:
+        return ("text", None, value)  # type: ignore[return-value]
+    if kind is date:
+        return ("date", None, value.isoformat())  # type: ignore[union-attr]
     if value is None:
         return ("none", None, None)
     if isinstance(value, bool):
@@ -1169,19 +1217,34 @@ def _decode_value(kind: str, num: float | None, text: str | None) -> Value:
 _DATE_TAG = "$date"
 
 
+# What ``json.dumps(..., ensure_ascii=False, allow_nan=False)`` builds on every call, once.
+_LEDGER_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_LEDGER_PLAIN = frozenset({str, int, float, bool, type(None)})  # stored as they are
+
+
 def _encode_ledger(data: dict[str, object]) -> str:
     """JSON object in column order; dates are ``{"$date": "2014-05-03"}`` so text stays text."""
     plain: dict[str, object] = {}
     for key, value in data.items():
-        if isinstance(value, datetime):
-            value = _as_date(value)
-        if isinstance(value, date):
-            plain[key] = {_DATE_TAG: value.isoformat()}
-        elif value is None or isinstance(value, str | int | float | bool):
+        kind = type(value)
+        if kind in _LEDGER_PLAIN:  # exact types first: a ledger row has tens of cells
             plain[key] = value
+        elif kind is date:
+            plain[key] = {_DATE_TAG: value.isoformat()}  # type: ignore[attr-defined]
         else:
-            raise TypeError(f"unsupported ledger value {value!r} in column {key!r}")
-    return json.dumps(plain, ensure_ascii=False, allow_nan=False)
+            plain[key] = _ledger_cell(key, value)
+    return _LEDGER_JSON.encode(plain)
+
+
+def _ledger_cell(key: str, value: object) -> object:
+    """A ledger value of any other type (a datetime, a subclass) as JSON data, or TypeError."""
+    if isinstance(value, datetime):
+        value = _as_date(value)
+    if isinstance(value, date):
+        return {_DATE_TAG: value.isoformat()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"unsupported ledger value {value!r} in column {key!r}")
 
 
 def _decode_ledger(text: str) -> dict[str, object]:
@@ -1195,12 +1258,46 @@ def _decode_ledger(text: str) -> dict[str, object]:
 
 
 def _info(row: tuple[Any, ...]) -> SubmissionInfo:
-    """A ``submissions`` row selected with :data:`_SUB_COLUMNS`, typed."""
-    values = dict(zip(_SUB_FIELDS, row, strict=True))
-    values["received_at"] = datetime.fromisoformat(values["received_at"])
-    values["recorded_at"] = datetime.fromisoformat(values["recorded_at"])
-    values["late"] = bool(values["late"])
-    return SubmissionInfo(**values)
+    """A ``submissions`` row selected with :data:`_SUB_COLUMNS`, typed. By position: the
+    columns are the fields in order (asserted where :data:`_SUB_FIELDS` is defined)."""
+    (
+        id_,
+        sha256,
+        original_name,
+        original_path,
+        archive_path,
+        size,
+        format_,
+        kind,
+        unit_code,
+        period,
+        plan_version,
+        received_at,
+        state,
+        late,
+        days_late,
+        superseded_by,
+        recorded_at,
+    ) = row
+    return SubmissionInfo(
+        id_,
+        sha256,
+        original_name,
+        original_path,
+        archive_path,
+        size,
+        format_,
+        kind,
+        unit_code,
+        period,
+        plan_version,
+        datetime.fromisoformat(received_at),
+        state,
+        bool(late),
+        days_late,
+        superseded_by,
+        datetime.fromisoformat(recorded_at),
+    )
 
 
 def _unique(ids: Iterable[int]) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import zipfile
 from datetime import date, datetime
@@ -632,8 +633,71 @@ def test_files_are_reported_in_inbox_order_with_a_true_progress_total(office: Of
     assert calls[-1] == (6, 6)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     with office.store() as store:
-        order = [s.original_path for s in store.submissions(kind="unit")]
-    assert order == ["a.xlsx", "b打包.zip!a/宁波.xlsx", "b打包.zip!z/温州.xlsx", "d/e.xlsx"]
+        subs = store.submissions(kind="unit")
+    assert [s.original_path for s in subs] == [
+        "a.xlsx",
+        "b打包.zip!a/宁波.xlsx",
+        "b打包.zip!z/温州.xlsx",
+        "d/e.xlsx",
+    ]
+    assert [s.original_name for s in subs] == ["a.xlsx", "宁波.xlsx", "温州.xlsx", "e.xlsx"]
+    assert [s.archive_path for s in subs] == [
+        f"archive{os.sep}2014-05{os.sep}{s.unit_code}_{s.sha256}.xlsx" for s in subs
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a.xlsx",
+        "d/e.xlsx",
+        "a.zip!附件/宁波.xlsx",
+        "a//b",
+        "a/",
+        "a/.",
+        "a/..",
+        ".",
+        "",
+        "/",
+        "附件\\宁波.xlsx",
+        "C:x.xlsx",
+        "c:/x/y.xlsx",
+        "a/b/./c",
+        "../x",
+    ],
+)
+def test_stored_names_and_archive_paths_are_what_pathlib_makes(text: str, tmp_path: Path):
+    from reporting.intake.collect import _name, _relative
+
+    assert _name(text) == Path(text).name
+    root = tmp_path / "ws"
+    under = root / "archive" / "2014-05" / "U1_ab.xlsx"
+    assert _relative(str(under), root) == str(under.relative_to(root))
+    assert _relative(str(under), Path(str(root) + os.sep)) == str(under.relative_to(root))
+    if text and not Path(text).is_absolute():
+        assert _relative(str(root / text), root) == str((root / text).relative_to(root))
+    with pytest.raises(ValueError):
+        _relative(str(tmp_path / "other" / "x.xlsx"), root)
+
+
+def test_the_plan_version_is_kept_once_with_its_snapshot(office: Office):
+    from reporting.plan import snapshot
+    from reporting.plan.load import require_plan_result
+
+    office.drop("a.xlsx", office.filled("SX01"))
+    office.collect(received_at=ON_TIME)
+
+    def kept() -> list[tuple]:
+        with office.store() as store:
+            return store._conn.execute("SELECT * FROM plan_versions").fetchall()
+
+    first = kept()
+    office.drop("b.xlsx", office.filled("SX02"))
+    office.collect(received_at=LATE)
+    assert kept() == first  # not written again (first_seen included)
+    (version, _, _, text, _) = first[0]
+    assert len(first) == 1 and version == office.plan.version
+    assert text == snapshot.dump(require_plan_result(office.ws.plan_path))
 
 
 def test_collect_lock_refuses_a_second_run(office: Office):

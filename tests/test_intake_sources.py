@@ -187,6 +187,63 @@ def test_source_reader_opens_each_archive_once(workspace: Path) -> None:
         found[1].read_bytes()
 
 
+def test_a_scan_with_a_reader_hands_it_the_small_files_it_read_whole(workspace: Path) -> None:
+    """Same Sources as without a reader; each small candidate's bytes are primed, so reading
+    it right after the scan reaches it does not open the file again; large or skipped files,
+    zip members and a source other than the primed one are read from disk as before."""
+    inbox = workspace / "inbox"
+    form = _xlsx()
+    big = _zip({"xl/workbook.xml": b"<workbook/>", "pad.bin": os.urandom(70_000)})
+    assert len(big) > sources.WHOLE_READ_BYTES
+    files = {
+        "a.xlsx": form,
+        "b.zip": _zip({"m.xlsx": form, "n.pdf": b"%PDF-1.4"}),
+        "c.pdf": b"%PDF-1.4\n",
+        "d.html": b"<html><table></table></html>",
+        "e_big.xlsx": big,
+        "f.xlsx": _xlsx("另一张"),
+        "~$g.xlsx": b"lock",
+    }
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
+    plain = scan_inbox(inbox, workspace)
+    reader = sources.SourceReader()
+    scanned = sources.iter_inbox(inbox, workspace, reader=reader)
+    found = []
+    primed = []
+    for source in scanned:
+        found.append(source)
+        if source.member is None and source.is_candidate:
+            path = inbox / source.display
+            kept = path.read_bytes()
+            path.unlink()  # only primed bytes can still be read
+            try:
+                data = reader.read(source)
+            except SourceUnavailable:
+                data = None
+            path.write_bytes(kept)
+            primed.append((source.display, data is not None))
+            assert data in (None, files[source.display])
+    assert found == plain
+    assert primed == [
+        ("a.xlsx", True),
+        ("d.html", True),
+        ("e_big.xlsx", False),
+        ("f.xlsx", True),
+    ]
+    # primed bytes go to that very Source object only, and only once
+    reader = sources.SourceReader()
+    first = next(sources.iter_inbox(inbox, workspace, reader=reader))
+    equal = plain[0]
+    assert first.display == equal.display == "a.xlsx" and first is not equal
+    (inbox / "a.xlsx").unlink()
+    with pytest.raises(SourceUnavailable):
+        reader.read(equal)  # an equal Source is read from disk, and empties the slot
+    with pytest.raises(SourceUnavailable):
+        reader.read(first)
+    reader.close()
+
+
 def test_fifo_is_never_opened(workspace: Path) -> None:
     inbox = workspace / "inbox"
     os.mkfifo(inbox / "pipe.xlsx")
@@ -363,6 +420,86 @@ def test_quick_sniff_tells_workbooks_by_member_names_and_defers_the_rest() -> No
             data[pos] ^= bit
             if sniff(bytes(data), quick=True) in ("xlsx", "xlsm"):
                 assert sniff(bytes(data)) in ("xlsx", "xlsm", "damaged"), (pos, bit)
+
+
+def _zip_names_reference(fh: io.BytesIO) -> set[bytes] | None:
+    """The central-directory walk as first written (one name at a time): the quick sniff's
+    names must stay exactly these, so its verdicts stay those the tests above pin down."""
+    eocd, entry_head = struct.Struct("<4s4H2LH"), struct.Struct("<4s6H3L5H2L")
+    size = fh.seek(0, io.SEEK_END)
+    start = max(0, size - (eocd.size + 0xFFFF))
+    fh.seek(start)
+    tail = fh.read(size - start)
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or pos + eocd.size > len(tail):
+        return None
+    _, disk, cd_disk, on_disk, count, cd_size, cd_offset, comment = eocd.unpack_from(tail, pos)
+    if (
+        disk
+        or cd_disk
+        or on_disk != count
+        or pos + eocd.size + comment != len(tail)
+        or cd_offset + cd_size != start + pos
+    ):
+        return None
+    if cd_offset >= start:
+        directory = tail[cd_offset - start : pos]
+    else:
+        fh.seek(cd_offset)
+        directory = fh.read(cd_size)
+    names: set[bytes] = set()
+    at = 0
+    for _ in range(count):
+        if at + entry_head.size > len(directory):
+            return None
+        entry = entry_head.unpack_from(directory, at)
+        if entry[0] != b"PK\x01\x02":
+            return None
+        name_len, extra_len, comment_len = entry[10], entry[11], entry[12]
+        raw = directory[at + entry_head.size : at + entry_head.size + name_len]
+        names.add(raw.split(b"\x00", 1)[0].replace(b"\\", b"/").lower())
+        at += entry_head.size + name_len + extra_len + comment_len
+    return names if at == len(directory) else None
+
+
+def test_quick_sniff_reads_the_same_member_names_as_the_reference_walk() -> None:
+    from reporting.intake.sniff import _zip_names
+
+    odd_names = io.BytesIO()
+    with zipfile.ZipFile(odd_names, "w") as zf:
+        for name in [
+            "XL\\Workbook.XML",
+            "xl/vbaProject.bin",
+            "附件/宁波.xlsx",
+            "a\x00b.txt",
+            "Ä.txt",
+        ]:
+            zf.writestr(name, b"x")
+        zf.comment = b"comment"
+    form = _xlsx()
+    bases = [form, odd_names.getvalue(), _zip({"a.txt": b"x"}), _zip({})]
+    cases = [*bases]
+    for base in bases:
+        directory = base.rfind(b"PK\x01\x02")
+        cases += [base[:cut] for cut in range(max(0, directory - 40), len(base), 7)]
+        for pos in range(base.find(b"PK\x01\x02"), len(base)):
+            for bit in (0x01, 0x04, 0x20, 0x80):
+                data = bytearray(base)
+                data[pos] ^= bit
+                cases.append(bytes(data))
+        cases.append(b"junk" + base)  # data before the archive
+        cases.append(base + b"\x00" * 10)  # after it
+    assert len(cases) > 4_000
+    for data in cases:
+        assert _zip_names(io.BytesIO(data)) == _zip_names_reference(io.BytesIO(data)), data[-80:]
+    assert _zip_names(io.BytesIO(odd_names.getvalue())) == {
+        b"xl/workbook.xml",
+        b"xl/vbaproject.bin",
+        "附件/宁波.xlsx".encode(),
+        b"a",
+        "Ä.txt".encode(),
+    }
+    assert sniff(odd_names.getvalue(), quick=True) == "xlsm"
 
 
 def test_sniff_ole_family() -> None:

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from reporting.store import (
     StoreLocked,
     SubmissionRecord,
     ValueRow,
+    encode_details,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,6 +308,132 @@ def test_midnight_datetime_is_a_date_but_a_time_of_day_is_refused(store: Store) 
             record("dt2", values=(ValueRow("I04", datetime(2014, 5, 20, 8, 0)),)), "run"
         )
     assert not store.has_submission("dt2")
+
+
+class _Code(StrEnum):
+    A = "甲"
+
+
+class _Level(IntEnum):
+    HIGH = 3
+
+
+class _Day(date):
+    pass
+
+
+def test_values_and_ledger_cells_of_every_type_are_stored_exactly(store: Store) -> None:
+    """The stored columns and JSON for the usual cell types and for the unusual ones (bools,
+    subclasses of str/int/float/date, midnight datetimes), which the encoders tell apart."""
+    cells: dict[str, Any] = {
+        "float": 2.5,
+        "int": 7,
+        "big": 10**17 + 1,
+        "bool": True,
+        "text": "二〇一四",
+        "none": None,
+        "date": date(2014, 5, 3),
+        "midnight": datetime(2014, 5, 4),
+        "day": _Day(2014, 5, 5),
+        "enum-text": _Code.A,
+        "enum-int": _Level.HIGH,
+        "negative-zero": -0.0,
+    }
+    info = store.record_submission(
+        record(
+            "types",
+            values=tuple(ValueRow(k, v) for k, v in cells.items()),
+            ledger_rows=(LedgerRow("台账", 1, cells),),
+        ),
+        "run",
+    )
+    assert rows(
+        store, "SELECT indicator_code, kind, num, text FROM submission_values ORDER BY rowid"
+    ) == [
+        ("float", "num", 2.5, None),
+        ("int", "num", 7.0, None),
+        ("big", "num", 1e17, None),
+        ("bool", "bool", 1.0, None),
+        ("text", "text", None, "二〇一四"),
+        ("none", "none", None, None),
+        ("date", "date", None, "2014-05-03"),
+        ("midnight", "date", None, "2014-05-04"),
+        ("day", "date", None, "2014-05-05"),
+        ("enum-text", "text", None, "甲"),
+        ("enum-int", "num", 3.0, None),
+        ("negative-zero", "num", -0.0, None),
+    ]
+    assert rows(store, "SELECT data FROM ledger_rows") == [
+        (
+            '{"float": 2.5, "int": 7, "big": 100000000000000001, "bool": true, "text": "二〇一四",'
+            ' "none": null, "date": {"$date": "2014-05-03"}, "midnight": {"$date": "2014-05-04"},'
+            ' "day": {"$date": "2014-05-05"}, "enum-text": "甲", "enum-int": 3,'
+            ' "negative-zero": -0.0}',
+        )
+    ]
+    assert store.ledger_rows_for([info.id])[info.id][0].data["date"] == date(2014, 5, 3)
+
+
+def test_rows_encoded_beforehand_are_stored_as_the_rows_themselves(tmp_path: Path) -> None:
+    """collect's workers send encode_details(...) instead of the rows: same stored bytes."""
+    rec = full_record()
+    dumps = []
+    for name, given in (
+        ("rows", rec),
+        (
+            "encoded",
+            replace(
+                rec,
+                values=(),
+                activities=(),
+                ledger_rows=(),
+                details=encode_details(rec.values, rec.activities, rec.ledger_rows),
+            ),
+        ),
+    ):
+        with Store.open(tmp_path / f"{name}.sqlite") as store:
+            store.record_submission(given, "run")
+            dumps.append(
+                [
+                    rows(store, f"SELECT * FROM {table} ORDER BY rowid")
+                    for table in ("submission_values", "activity_records", "ledger_rows")
+                ]
+            )
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0][0]) == 8 and len(dumps[0][1]) == 2 and len(dumps[0][2]) == 2
+    with Store.open(tmp_path / "both.sqlite") as store, pytest.raises(ValueError):
+        store.record_submission(replace(rec, details=encode_details(rec.values)), "run")
+    with pytest.raises(TypeError):
+        encode_details(ledger_rows=(LedgerRow("台账", 1, {"列": b"bytes"}),))
+
+
+UNSTORABLE = [
+    (float("nan"), ValueError),
+    (float("inf"), ValueError),
+    (datetime(2014, 5, 4, 8, 30), TypeError),
+    (Decimal("1.5"), TypeError),
+    (b"bytes", TypeError),
+]
+
+
+@pytest.mark.parametrize(("value", "error"), [*UNSTORABLE, (10**400, OverflowError)])
+def test_a_value_that_cannot_be_stored_exactly_is_refused(
+    store: Store, value: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        store.record_submission(record("v", values=(ValueRow("I01", value),)), "run")  # type: ignore[arg-type]
+    assert count(store, "submissions") == 0
+
+
+@pytest.mark.parametrize(("value", "error"), UNSTORABLE)
+def test_a_ledger_cell_that_cannot_be_stored_exactly_is_refused(
+    store: Store, value: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        store.record_submission(
+            record("l", ledger_rows=(LedgerRow("台账", 1, {"列": value}),)), "run"
+        )
+    assert count(store, "submissions") == 0
 
 
 def test_submission_shas(store: Store) -> None:

@@ -53,12 +53,18 @@ from reporting.intake.sources import (
     count_inbox,
     iter_inbox,
 )
-from reporting.intake.validate import FormCheck, IntakeContext, check_workbook
+from reporting.intake.validate import Extracted, FormCheck, IntakeContext, check_workbook
 from reporting.periods import Period
 from reporting.plan import snapshot
 from reporting.plan.load import require_plan_result
 from reporting.plan.model import Plan
-from reporting.store import Store, SubmissionInfo, SubmissionRecord
+from reporting.store import (
+    EncodedDetails,
+    Store,
+    SubmissionInfo,
+    SubmissionRecord,
+    encode_details,
+)
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -211,17 +217,51 @@ def _context(path: str) -> _WorkerContext:
 
 @dataclass(frozen=True)
 class _Checked:
+    """A worker's result. Paths travel as text: unpickling a Path costs the parent more than
+    the rest of the result."""
+
     read: ReadResult
     check: FormCheck | None
-    archived: Path | None = None
-    feedback: Path | None = None
+    archived: str | None = None
+    feedback: str | None = None
     retry: str | None = None  # why the file is not recorded this time: run collect again
+    details: EncodedDetails | None = None  # check.extracted as stored (then emptied)
 
 
-def _check_task(task: tuple[Source, str, str]) -> _Checked:
+# What a worker gets for one candidate: its place as plain values (display, path, real path,
+# zip member and index, scanned kind), its hash and the context file. A whole Source (Paths, a
+# datetime) cost the parent three times as much to pickle.
+_Task = tuple[str, str, str | None, str | None, int | None, str, str, str]
+
+
+def _task(source: Source, sha: str, context_path: str) -> _Task:
+    real = source.real_path
+    return (
+        source.display,
+        os.fspath(source.path),
+        None if real is None else os.fspath(real),
+        source.member,
+        source.member_index,
+        source.kind,
+        sha,
+        context_path,
+    )
+
+
+def _check_task(task: _Task) -> _Checked:
     """In a worker: read the file again (the parent sends its place, not its bytes), check it
     and archive the original. Only a small result goes back."""
-    source, sha, context_path = task
+    display, path, real, member, member_index, scanned, sha, context_path = task
+    source = Source(
+        display,
+        Path(path),
+        0,  # size, status and date are not needed to read it
+        "candidate",
+        scanned,  # type: ignore[arg-type]
+        member,
+        member_index,
+        None if real is None else Path(real),
+    )
     ctx = _context(context_path)
     # A file that went away or changed since the parent read it (still being saved by the mail
     # client, say) is not recorded: its next run sees it as it is then.
@@ -244,18 +284,28 @@ def _check_task(task: tuple[Source, str, str]) -> _Checked:
         # If this fails, the parent archives the file before recording it, and stops the run
         # when it cannot either: a disk that fails here must not turn the verdict into an error.
         with contextlib.suppress(ReportingError):
-            archived = archive_original(ctx.archive, data, sha, kind, unit, period)
+            archived = str(archive_original(ctx.archive, data, sha, kind, unit, period))
     feedback = None
     if ctx.feedback is not None and check is not None:
         try:
-            feedback = write_feedback(
+            written = write_feedback(
                 ctx.feedback, check, ctx.intake, source.display, ctx.received_at
             )
         except FeedbackNotWritten as exc:
             return _Checked(ReadResult(read.kind), None, archived, retry=str(exc))
+        feedback = None if written is None else str(written)
+    details = None
+    if check is not None and check.unit_code:  # what record() stores: encoded here
+        extracted = check.extracted
+        try:
+            details = encode_details(extracted.values, extracted.activities, extracted.ledger_rows)
+        except (TypeError, ValueError, OverflowError):
+            pass  # the parent meets it again and stops, as it always did
+        else:
+            check = replace(check, extracted=Extracted(), inputs={})
     if check is not None and check.inputs:  # only the feedback needed them
         check = replace(check, inputs={})
-    return _Checked(read, check, archived, feedback)
+    return _Checked(read, check, archived, feedback, details=details)
 
 
 def _exact_kind(scanned: str, read: str) -> str:
@@ -264,6 +314,24 @@ def _exact_kind(scanned: str, read: str) -> str:
     if scanned in ("xlsx", "xlsm") and read in ("xlsx", "xlsm"):
         return read
     return scanned or "unknown"
+
+
+def _name(text: str) -> str:
+    """``Path(text).name``, without building a Path for the usual text: a relative path with
+    ``/`` separators whose last part is a name (anything else goes through Path)."""
+    name = text.rpartition("/")[2]
+    if name in ("", ".", "..") or "\\" in text or ":" in text:
+        return Path(text).name
+    return name
+
+
+def _relative(path: str, root: Path) -> str:
+    """``str(Path(path).relative_to(root))``, without building Paths when ``path`` is text that
+    starts with ``root`` and a separator (as the archive paths the run makes do)."""
+    prefix = os.path.join(root, "")
+    if path.startswith(prefix) and len(path) > len(prefix):
+        return path[len(prefix) :]
+    return str(Path(path).relative_to(root))
 
 
 def write_feedback(
@@ -389,9 +457,10 @@ def collect(
     with Store.open(ws.store_path) as store, store.lock("collect"):
         store.bulk_writes()
         if not dry_run:
-            store.save_plan_version(
-                plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
-            )
+            if plan.version not in store.plan_versions():  # kept once: no need to dump it again
+                store.save_plan_version(
+                    plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
+                )
             store.save_units(plan.version, plan.units)
         plans = _known_plans(store, plan)
         key = ws.form_key()
@@ -416,12 +485,13 @@ def collect(
             )
             if _has_entries(ws.inbox):
                 warm_up(_check_task)  # the workers' server starts while we scan
-            # The scan is lazy: workers start on the first files while it goes on.
-            sources = iter_inbox(ws.inbox, ws.root, known)
             total = count_inbox(ws.inbox) if progress else 0
             if progress:
                 progress(0, total)
             with SourceReader() as reader:
+                # The scan is lazy: workers start on the first files while it goes on. It
+                # hands the reader the small files it read whole, so they are read once.
+                sources = iter_inbox(ws.inbox, ws.root, known, reader)
                 run.process(reader, sources, workers, progress, total)
         if not dry_run:
             result.notices = run.write_notices()
@@ -538,6 +608,8 @@ class _Run:
         self.periods: set[str] = set()
         # --move: what may leave the inbox once the store is on disk
         self.move = move
+        self.clearing = move and not dry_run  # whether _clearable is needed at all
+        self.canonical: dict[str | None, tuple[str | None, Period | None]] = {}
         self.clearable: list[tuple[int, Path, str, Path]] = []  # (report, file, sha, archived)
         self.zips: dict[Path, dict[int, tuple[int, str, Path]]] = {}  # member → same, per zip
         self.kept_zips: set[Path] = set()  # a member was not archived: the zip stays
@@ -573,7 +645,8 @@ class _Run:
             )
         )
         if prior is not None and prior.archive_path:
-            self._clearable(source, sha, self.ws.root / prior.archive_path)
+            if self.clearing:
+                self._clearable(source, sha, self.ws.root / prior.archive_path)
         elif source.member is not None:
             self.kept_zips.add(source.path)
         if not self.dry_run and not again:
@@ -624,7 +697,7 @@ class _Run:
                 if progress:
                     progress(counter[0], sizes[0])
 
-        def tasks() -> Iterator[tuple[Source, str, str]]:
+        def tasks() -> Iterator[_Task]:
             for source in sources:
                 entry = _Entry(source)
                 waiting.append(entry)
@@ -655,7 +728,7 @@ class _Run:
                 self.seen[sha] = source.display
                 entry.size = len(data)
                 checking[next(tasks_made)] = entry
-                yield (source, sha, self.context_path)
+                yield _task(source, sha, self.context_path)
             sizes[0] = sizes[1]  # the scan is over: the total is exact
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
@@ -678,56 +751,59 @@ class _Run:
         received = self.received_at
         check: FormCheck | None = None
         kind = source.kind or "unknown"
-        if outcome.ok and outcome.result is not None:
-            kind = _exact_kind(kind, outcome.result.read.kind)
-        if not outcome.ok or outcome.result is None:
+        checked = outcome.result if outcome.ok else None
+        if checked is not None:
+            kind = _exact_kind(kind, checked.read.kind)
+        if checked is None:
             findings: tuple[Finding, ...] = (
                 make("unreadable", f"{outcome.message or '解析失败'}。请重新保存为 .xlsx 后再发送"),
             )
-        elif outcome.result.check is None:
-            read = outcome.result.read
+        elif checked.check is None:
+            read = checked.read
             code = read.code or "unreadable"
             findings = (make(code, read.message or "文件无法读取"),)
         else:
-            check = outcome.result.check
+            check = checked.check
             findings = check.findings
         unit = check.unit_code if check else None
-        period = Period.canonical(check.period) if check else None
+        period, parsed = self._period(check.period) if check else (None, None)
         form_kind = check.kind if check else "unknown"
         accepted = check is not None and check.accepted
         late, days_late = False, 0
-        if period and unit and form_kind != FORM_KIND_INSPECTION:  # deadlines bind units only
-            deadline = self.plan.deadline(Period.parse(period))
+        if parsed and unit and form_kind != FORM_KIND_INSPECTION:  # deadlines bind units only
+            deadline = self.plan.deadline(parsed)
             days_late = max(0, (received.date() - deadline).days)
             late = days_late > 0
-        report = FileReport(
+        state = "accepted" if accepted else "rejected"
+        # the FileReport's fields up to ``feedback``
+        report = (
             source.display,
             sha,
             unit,
             period,
             form_kind,
-            "accepted" if accepted else "rejected",
+            state,
             findings,
             received,
             late,
             days_late,
         )
         if self.dry_run:
-            self.result.files.append(report)
+            self.result.files.append(FileReport(*report))
             return
-        archive = outcome.result.archived if outcome.ok and outcome.result else None
-        if archive is None:  # the worker died or could not archive: the parent does it here
+        archived = checked.archived if checked else None
+        if archived is None:  # the worker died or could not archive: the parent does it here
             data = self._read_again(source, sha)
             if data is None:
                 self.skip(source, _CHANGED, retry=True)
                 return
-            archive = archive_original(self.ws.archive, data, sha, kind, unit, period)
-        feedback = outcome.result.feedback if outcome.ok and outcome.result else None
+            archived = str(archive_original(self.ws.archive, data, sha, kind, unit, period))
+        feedback = checked.feedback if checked else None
         rec = SubmissionRecord(
             sha256=sha,
-            original_name=Path(source.member or source.display).name,
+            original_name=_name(source.member or source.display),
             original_path=source.display,
-            archive_path=str(archive.relative_to(self.ws.root)),
+            archive_path=_relative(archived, self.ws.root),
             size=size,
             format=kind,
             kind=form_kind,
@@ -735,7 +811,7 @@ class _Run:
             period=period,
             plan_version=check.plan_version if check else None,
             received_at=received,
-            state="accepted" if accepted else "rejected",
+            state=state,
             late=late,
             days_late=days_late,
             findings=findings,
@@ -743,12 +819,24 @@ class _Run:
             activities=check.extracted.activities if check and unit else (),
             ledger_rows=check.extracted.ledger_rows if check and unit else (),
             inspection=check.inspection.record if check and check.inspection else None,
+            details=checked.details if checked and check and unit else None,
         )
         self.store.record_submission(rec, self.result.run_id)
         if period:
             self.periods.add(period)
-        self.result.files.append(FileReport(**{**report.__dict__, "feedback": feedback}))
-        self._clearable(source, sha, archive)
+        self.result.files.append(FileReport(*report, None if feedback is None else Path(feedback)))
+        if self.clearing:
+            self._clearable(source, sha, Path(archived))
+
+    def _period(self, text: str | None) -> tuple[str | None, Period | None]:
+        """A period as a return states it: canonical text and parsed, or (None, None). Memoised:
+        a run's returns state a handful of periods."""
+        found = self.canonical.get(text)
+        if found is None:
+            canonical = Period.canonical(text)
+            found = (canonical, None if canonical is None else Period.parse(canonical))
+            self.canonical[text] = found
+        return found
 
     @staticmethod
     def _read_again(source: Source, sha: str) -> bytes | None:
@@ -763,8 +851,8 @@ class _Run:
 
     # ---- --move: clear the inbox of what the archive now holds
     def _clearable(self, source: Source, sha: str, archived: Path) -> None:
-        """Note a file (or zip member) whose original is recorded and archived."""
-        if not self.move or self.dry_run:
+        """Note a file (or zip member) whose original is recorded and archived (``--move``)."""
+        if not self.clearing:
             return
         index = len(self.result.files) - 1
         if source.member is not None and source.member_index is not None:

@@ -130,7 +130,7 @@ def _load(path: Path) -> dict[str, tuple[Identity, Known]]:
     for display, row in files.items():
         try:
             *ident, kind, sha = row
-            ints = tuple(int(x) for x in ident)
+            ints = tuple(map(int, ident))
             if len(ints) != 5 or not isinstance(kind, str):
                 continue
             if sha is not None and not (isinstance(sha, str) and len(sha) == 64):

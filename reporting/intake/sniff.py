@@ -145,6 +145,7 @@ def _sniff_zip(fh: BinaryIO) -> Kind:
 
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
 _CD_ENTRY = struct.Struct("<4s6H3L5H2L")  # central directory file header
+_CD_LENGTHS = struct.Struct("<4s24x3H")  # ... its signature and name, extra, comment lengths
 _EOCD_MAX_SEARCH = _EOCD.size + 0xFFFF  # the record and the longest comment
 
 
@@ -179,20 +180,27 @@ def _zip_names(fh: BinaryIO) -> set[bytes] | None:
     else:
         fh.seek(cd_offset)
         directory = fh.read(cd_size)
+    # Names are taken from a copy with ``/`` separators in ASCII lower case: both changes keep
+    # every byte in its place, so the entries are parsed from the original and each name is
+    # one slice of the copy (cut at a NUL), with no per-name conversions.
+    folded = directory.replace(b"\\", b"/").lower()
     names: set[bytes] = set()
     at = 0
+    end = len(directory)
     head = _CD_ENTRY.size
+    lengths = _CD_LENGTHS.unpack_from
     for _ in range(count):
-        if at + head > len(directory):
+        if at + head > end:
             return None
-        entry = _CD_ENTRY.unpack_from(directory, at)
-        if entry[0] != b"PK\x01\x02":
+        signature, name_len, extra_len, comment_len = lengths(directory, at)
+        if signature != b"PK\x01\x02":
             return None
-        name_len, extra_len, comment_len = entry[10], entry[11], entry[12]
-        raw = directory[at + head : at + head + name_len]
-        names.add(raw.split(b"\x00", 1)[0].replace(b"\\", b"/").lower())
-        at += head + name_len + extra_len + comment_len
-    return names if at == len(directory) else None
+        start = at + head
+        stop = start + name_len
+        nul = folded.find(b"\x00", start, stop)
+        names.add(folded[start : stop if nul < 0 else nul])
+        at = stop + extra_len + comment_len
+    return names if at == end else None
 
 
 def zip_kind(zf: zipfile.ZipFile) -> Kind:

@@ -31,6 +31,7 @@ the file changed or vanished since the scan.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import time
@@ -52,6 +53,10 @@ MAX_ARCHIVE_ENTRIES: Final = 2_000
 MAX_ARCHIVE_TOTAL_BYTES: Final = 200 * 1024 * 1024
 MAX_MEMBER_RATIO: Final = 200  # uncompressed : compressed ...
 RATIO_CHECK_ABOVE_BYTES: Final = 10 * 1024 * 1024  # ... for members larger than this
+#: A file up to this size is read whole to be sniffed (a zip's end record may lie this far from
+#: its end, so sniffing a small zip reads it all anyway), and with a :class:`SourceReader`
+#: given to :func:`iter_inbox` those bytes are handed over instead of being read again.
+WHOLE_READ_BYTES: Final = 64 * 1024 + 22
 
 Status = Literal["candidate", "skipped"]
 
@@ -129,6 +134,12 @@ class SourceReader:
         self._path: Path | None = None
         self._file: BinaryIO | None = None
         self._zip: zipfile.ZipFile | None = None
+        self._primed: tuple[Source, bytes] | None = None
+
+    def prime(self, source: Source, data: bytes) -> None:
+        """The bytes the scan just read for ``source``: the next :meth:`read` of that very
+        object returns them instead of reading the file again (one source at a time)."""
+        self._primed = (source, data)
 
     def __enter__(self) -> SourceReader:
         return self
@@ -145,6 +156,9 @@ class SourceReader:
 
     def read(self, source: Source) -> bytes:
         """``source``'s bytes. Raises :class:`SourceUnavailable` if it changed or vanished."""
+        primed, self._primed = self._primed, None
+        if primed is not None and primed[0] is source:
+            return primed[1]
         target = source.real_path or source.path
         try:
             if source.member_index is None:
@@ -175,7 +189,10 @@ class SourceReader:
 
 
 def iter_inbox(
-    inbox: Path, workspace_root: Path, seen: SeenFiles | None = None
+    inbox: Path,
+    workspace_root: Path,
+    seen: SeenFiles | None = None,
+    reader: SourceReader | None = None,
 ) -> Iterator[Source]:
     """Every file under ``inbox`` (recursively) and every member of every zip found there, in path
     order: each folder's entries sorted by name, a folder's contents at its place, an archive's
@@ -184,11 +201,13 @@ def iter_inbox(
 
     Symlinks are followed only to regular files inside ``workspace_root``. With ``seen``, a
     regular file that an earlier run sniffed and that is still the very same file (see
-    :mod:`reporting.intake.seen`) is not opened: its kind and hash are taken from there.
+    :mod:`reporting.intake.seen`) is not opened: its kind and hash are taken from there. With
+    ``reader``, a small regular file that was read whole to be sniffed is primed into it
+    (:meth:`SourceReader.prime`): reading that source next costs nothing.
     """
     if not inbox.is_dir():
         return
-    yield from _Scanner(inbox, workspace_root.resolve(), seen).walk(inbox, ())
+    yield from _Scanner(inbox, workspace_root.resolve(), seen, reader).walk(inbox, ())
 
 
 def scan_inbox(inbox: Path, workspace_root: Path, seen: SeenFiles | None = None) -> list[Source]:
@@ -276,10 +295,17 @@ def _read_regular(path: Path, limit: int) -> bytes:
 
 
 class _Scanner:
-    def __init__(self, inbox: Path, root: Path, seen: SeenFiles | None = None) -> None:
+    def __init__(
+        self,
+        inbox: Path,
+        root: Path,
+        seen: SeenFiles | None = None,
+        reader: SourceReader | None = None,
+    ) -> None:
         self.inbox = inbox
         self.root = root
         self.seen = seen
+        self.reader = reader
 
     def walk(self, folder: Path, rel: tuple[str, ...]) -> Iterator[Source]:
         try:
@@ -335,37 +361,61 @@ class _Scanner:
     ) -> Iterator[Source]:
         stat_ns = time.time_ns()
         st = real.stat()
+        linked = real is not path and real != path
+        modified = datetime.fromtimestamp(st.st_mtime)
+        kind: Kind | Literal[""] = ""
+        known_sha256 = None
+        data: bytes | None = None  # the whole file, when it was read whole
+        skip = _name_skip(parts)
+        if skip is None and st.st_size > MAX_FILE_BYTES:
+            skip = "too-large", _TOO_LARGE
+        if skip is None:
+            remember = self.seen is not None and not linked  # not through a symlink
+            ident = identity(st)
+            known = self.seen.lookup(display, ident) if remember and self.seen else None
+            if known is not None:
+                kind, known_sha256 = known.kind, known.sha256  # type: ignore[assignment]
+            else:
+                with _open_regular(real) as fh:
+                    if st.st_size <= WHOLE_READ_BYTES:
+                        data = fh.read(WHOLE_READ_BYTES + 1)
+                        if len(data) > WHOLE_READ_BYTES:  # it grew since the stat
+                            data = None
+                    # the workbook reader tells .xlsm exactly
+                    kind = sniff(fh if data is None else data, quick=True)
+                    if kind == "zip":
+                        archive = Source(
+                            display,
+                            path,
+                            st.st_size,
+                            "candidate",
+                            kind,
+                            real_path=real if linked else None,
+                            modified=modified,
+                        )
+                        yield from _expand_archive(
+                            fh if data is None else io.BytesIO(data), archive
+                        )
+                        return
+                if remember and self.seen:
+                    self.seen.remember(display, ident, Known(kind), stat_ns)
+            skip = _kind_skip(kind)
+        # Built once, with everything known (dataclasses.replace cost as much as the rest).
         found = Source(
             display=display,
             path=path,
             size=st.st_size,
-            status="candidate",
-            real_path=real if real != path else None,
-            modified=datetime.fromtimestamp(st.st_mtime),
+            status="candidate" if skip is None else "skipped",
+            kind=kind,
+            real_path=real if linked else None,
+            modified=modified,
+            skip_code=None if skip is None else skip[0],
+            skip_reason=None if skip is None else skip[1],
+            known_sha256=known_sha256,
         )
-        skip = _name_skip(parts)
-        if skip:
-            yield found.skipped(*skip)
-            return
-        if st.st_size > MAX_FILE_BYTES:
-            yield found.skipped("too-large", _TOO_LARGE)
-            return
-        remember = self.seen is not None and real == path  # not through a symlink
-        ident = identity(st)
-        known = self.seen.lookup(display, ident) if remember and self.seen else None
-        if known is not None:
-            found = replace(found, kind=known.kind, known_sha256=known.sha256)  # type: ignore[arg-type]
-        else:
-            with _open_regular(real) as fh:
-                kind = sniff(fh, quick=True)  # the workbook reader tells .xlsm exactly
-                if kind == "zip":
-                    yield from _expand_archive(fh, replace(found, kind=kind))
-                    return
-            if remember and self.seen:
-                self.seen.remember(display, ident, Known(kind), stat_ns)
-            found = replace(found, kind=kind)
-        skip = _kind_skip(found.kind)
-        yield found.skipped(*skip) if skip else found
+        if data is not None and skip is None and self.reader is not None:
+            self.reader.prime(found, data)
+        yield found
 
 
 def _skipped(display: str, path: Path, code: str, reason: str) -> Source:
