@@ -451,6 +451,10 @@ def collect(
     ws = Workspace(root)
     ws.require()
     collecting = Period.parse(period) if period else None
+    if _has_entries(ws.inbox):
+        # The workers' server imports their modules (~0.4 s) while this process loads the
+        # plan and the store and scans the inbox: the workers start at once.
+        warm_up(_check_task)
     plan_result = require_plan_result(ws.plan_path, keep=not dry_run)
     plan = plan_result.plan
     result = CollectResult(uuid.uuid4().hex[:12], dry_run)
@@ -483,8 +487,6 @@ def collect(
             run = _Run(
                 ws, store, plan, plans, key, result, started, dry_run, context_path, known, move
             )
-            if _has_entries(ws.inbox):
-                warm_up(_check_task)  # the workers' server starts while we scan
             total = count_inbox(ws.inbox) if progress else 0
             if progress:
                 progress(0, total)
