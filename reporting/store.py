@@ -1259,44 +1259,16 @@ def _decode_ledger(text: str) -> dict[str, object]:
 
 def _info(row: tuple[Any, ...]) -> SubmissionInfo:
     """A ``submissions`` row selected with :data:`_SUB_COLUMNS`, typed. By position: the
-    columns are the fields in order (asserted where :data:`_SUB_FIELDS` is defined)."""
-    (
-        id_,
-        sha256,
-        original_name,
-        original_path,
-        archive_path,
-        size,
-        format_,
-        kind,
-        unit_code,
-        period,
-        plan_version,
-        received_at,
-        state,
-        late,
-        days_late,
-        superseded_by,
-        recorded_at,
-    ) = row
+    columns are the fields in order (asserted where :data:`_SUB_FIELDS` is defined); the
+    text times and the 0/1 ``late`` are the ones to convert."""
     return SubmissionInfo(
-        id_,
-        sha256,
-        original_name,
-        original_path,
-        archive_path,
-        size,
-        format_,
-        kind,
-        unit_code,
-        period,
-        plan_version,
-        datetime.fromisoformat(received_at),
-        state,
-        bool(late),
-        days_late,
-        superseded_by,
-        datetime.fromisoformat(recorded_at),
+        *row[:11],
+        datetime.fromisoformat(row[11]),  # received_at
+        row[12],  # state
+        bool(row[13]),  # late
+        row[14],  # days_late
+        row[15],  # superseded_by
+        datetime.fromisoformat(row[16]),  # recorded_at
     )
 
 
