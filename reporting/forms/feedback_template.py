@@ -65,6 +65,8 @@ from reporting.forms.template import (
     _zip,
 )
 from reporting.forms.writer import (
+    COMMENT_LIMIT,
+    COMMENT_OPTIONS,
     EMPTY_PREFILL,
     ISSUES_SHEET,
     Annotations,
@@ -75,9 +77,6 @@ from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
 from reporting.text import cut
 
-# What the writer passes to write_comment (reporting.forms.writer._write_annotations).
-COMMENT_LIMIT = 1000
-COMMENT_OPTIONS = {"x_scale": 2.2, "y_scale": 1.6, "author": "审核"}
 ISSUE_COLUMNS = 6
 
 _CELL = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")

@@ -192,6 +192,9 @@ CELL_FORMATS = (
     "check",
 )
 MARK_FORMATS = ("bad", "bad_date", "warn", "warn_date")
+# A problem cell's comment: its message (cut to this many characters) in a wide box.
+COMMENT_LIMIT = 1000
+COMMENT_OPTIONS = {"x_scale": 2.2, "y_scale": 1.6, "author": "审核"}
 
 
 def _mark_formats(wb: Any) -> dict[str, Any]:
@@ -828,9 +831,7 @@ def _write_annotations(
             bad if error else warn,
             bad_date if error else warn_date,
         )
-        ws.write_comment(
-            r, c, _cut(message, 1000), {"x_scale": 2.2, "y_scale": 1.6, "author": "审核"}
-        )
+        ws.write_comment(r, c, _cut(message, COMMENT_LIMIT), COMMENT_OPTIONS)
 
 
 def _write_issues(ws: Any, layout: FormLayout, notes: Annotations, fmt: _Formats) -> None:
