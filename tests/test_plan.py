@@ -159,6 +159,30 @@ def test_duplicate_code(sheets):
     assert "第2行" in f.message
 
 
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("SX/01", None),  # "/" and "_" make the same file name
+        ("sx01", None),  # Windows does not tell case apart
+        ("SX01_杭州市卫生计生委", "x"),  # SX01_杭州市卫生计生委_x vs (SX01, 杭州市卫生计生委_x)
+    ],
+)
+def test_units_whose_files_would_have_the_same_name_are_refused(sheets, code, name):
+    first_name = sheets.cell("单位", 2, "单位名称")
+    if name is None:  # the same name as row 2, written differently
+        sheets.set("单位", 2, "单位编码", "SX_01" if "/" in code else "SX01")
+        sheets.set("单位", 5, "单位编码", code)
+        sheets.set("单位", 5, "单位名称", first_name.replace("杭州", "杭/州"))
+        sheets.set("单位", 2, "单位名称", first_name.replace("杭州", "杭_州"))
+    else:
+        sheets.set("单位", 2, "单位名称", f"{first_name}_x")
+        sheets.set("单位", 5, "单位编码", code)
+        sheets.set("单位", 5, "单位名称", name)
+    f = only(parse_plan(sheets), "duplicate-code")[0]
+    assert (f.sheet, f.row, f.column) == ("单位", 5, "单位编码")
+    assert "第2行" in f.message and "文件名" in f.message
+
+
 def test_bad_date(sheets):
     sheets.set("阶段", 3, "开始日期", "五月初")
     f = only(parse_plan(sheets), "bad-date")[0]

@@ -160,6 +160,15 @@ def header_key(value: Any) -> str:
     return _HEADER_NOISE.sub("", str(value or ""))
 
 
+def _file_stem(code: str, name: str) -> str:
+    """How a unit's files are named (forms, feedback copies, inspector sheets:
+    ``<code>_<name>_…``, see :func:`reporting.forms.generate.safe_name`), compared as Windows
+    compares file names (without regard to case)."""
+    from reporting.forms.generate import safe_name
+
+    return f"{safe_name(code)}_{safe_name(name)}".casefold()
+
+
 def text(value: Any) -> str:
     if value is None:
         return ""
@@ -492,6 +501,7 @@ class _Context:
         out: list[Unit] = []
         codes: dict[str, int] = {}
         names: dict[str, int] = {}
+        files: dict[str, int] = {}  # what names each unit's files: see _file_stem
         present = spec.name in self.sheets
         for row, data in self.table(spec):
             values = [
@@ -505,6 +515,21 @@ class _Context:
                 ok = False
             if name and not self.unique(spec.name, "单位名称", names, name, row):
                 ok = False
+            if ok and code and name:
+                stem = _file_stem(code, name)
+                if stem in files:
+                    self.add(
+                        "duplicate-code",
+                        f"单位编码“{code}”和名称“{name}”与第{files[stem]}行的单位生成同一个文件名"
+                        f"（{stem}），两个单位的表单和退回修改表会互相覆盖；请修改其中一个单位的"
+                        "编码或名称（编码最好只用字母、数字和“-”）",
+                        sheet=spec.name,
+                        row=row,
+                        column="单位编码",
+                    )
+                    ok = False
+                else:
+                    files[stem] = row
             raw = data.get("职工人数")
             headcount = as_number(raw)
             if headcount is None or not headcount.is_integer() or headcount <= 0:
