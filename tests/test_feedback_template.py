@@ -281,3 +281,12 @@ def test_a_template_that_fails_its_check_is_not_used(plan: Plan, fresh_cache, mo
         assert same_form(data, direct(layout, notes))
     (state,) = fresh_cache.values()
     assert state.direct_only and state.template is None
+
+
+def test_a_template_keeps_no_compressor_state(plan: Plan):
+    """A process keeps up to 32 feedback templates; each part's head compressor would add
+    ~256 KB to each (over 2 MB a template), and copies never start from a blank head."""
+    layout = build_layout(plan, plan.units[0], MAY, None)
+    template = template_for(plan, layout)
+    assert all(part.head is None for part in template.parts)
+    assert feedback._MAX_SHAPES <= 32

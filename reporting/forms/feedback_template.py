@@ -97,6 +97,8 @@ _AFTER_LEGACY = re.compile("<(?:legacyDrawingHF|picture|tableParts|extLst)[ >/]"
 class FeedbackTemplate(FormTemplate):
     """One shape's feedback render cut into slots; :meth:`render_feedback` gives one copy."""
 
+    HEADS = False  # every copy changes its parts early on: no compressor state kept (~2 MB)
+
     @classmethod
     def build_feedback(
         cls, plan: Plan, period: Period, shape: Shape, key: bytes, generated_at: str

@@ -317,6 +317,10 @@ class _Direct(Exception):
 class FormTemplate:
     """One shape's render cut into slots; :meth:`render` gives one unit's form."""
 
+    # Whether to deflate the parts' heads once (see _Head). Each keeps a zlib compressor, about
+    # 256 KB: worth it for blank forms, of which a shape has thousands.
+    HEADS = True
+
     def __init__(self, shape: Shape, layout: FormLayout, meta: FormMeta, key: bytes) -> None:
         self.shape = shape
         self.layout = layout
@@ -424,7 +428,7 @@ class FormTemplate:
             lg.block0 is not None for lg in self.ledgers.values()
         )
         for part in self.parts:
-            if part.pieces:
+            if part.pieces and self.HEADS:
                 part.head = self._head(part.pieces)
 
     def _head(self, pieces: list[Any]) -> _Head:
