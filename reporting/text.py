@@ -10,6 +10,15 @@ import re
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+# What Windows does not allow in a file name, and control characters.
+_UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a unit's code or name (Windows forbids \\ / : * ? " < > |)."""
+    return _UNSAFE_IN_NAME.sub("_", text).strip(" .") or "_"
+
+
 def xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 

@@ -109,7 +109,7 @@ class FeedbackTemplate(FormTemplate):
         if shape.has_source:
             raise TemplateUnsupported("a feedback copy has no pre-fill note")
         self = cls._with_sentinels(plan, period, shape, key, generated_at, EMPTY_PREFILL)
-        self.row_sheets = {ISSUES_SHEET: None}
+        self.row_sheets = frozenset({ISSUES_SHEET})
         self.blank_cells: set[str] = set()  # "sheet!A1" of every blank on the form's sheets
         self.issues_dim = ""
         self.issues_first_row = 0  # the first 问题清单 row (1-based)

@@ -9,7 +9,6 @@ rendered directly.
 
 from __future__ import annotations
 
-import re
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,22 +24,16 @@ from reporting.fsutil import atomic_write_bytes, replacing
 from reporting.parallel import run_jobs
 from reporting.periods import Period
 from reporting.plan.model import Plan, Unit
+from reporting.text import safe_name
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
-
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
 class PrefillSource(Protocol):
     """Where next month's pre-fill comes from (the store, or a test fixture)."""
 
     def prefill(self, plan: Plan, unit: Unit, period: Period) -> Prefill: ...
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a unit name (Windows forbids \\ / : * ? " < > |)."""
-    return _UNSAFE.sub("_", text).strip(" .") or "_"
 
 
 def form_filename(unit: Unit, period: Period) -> str:

@@ -343,7 +343,7 @@ class FormTemplate:
         self.ledger_boundary: dict[str, int] = {}
         self.limited_texts: list[tuple[str, int]] = []  # footers: text, UTF-16 limit
         self.prefill_ok = False
-        self.row_sheets: dict[str, Any] = {}  # sheets other than ledgers that get rows
+        self.row_sheets: frozenset[str] = frozenset()  # sheets other than ledgers with rows
         self.acts_missing0 = ""  # the self-check's cached results in the template
         self.conclusion0 = ""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reporting.forms.generate import safe_name
 from reporting.forms.writer import Annotations
 from reporting.inspection.sheet import MAIN, make_meta
 from reporting.inspection.validate import FRESH, InspectionReturn
@@ -15,6 +14,7 @@ from reporting.intake.feedback import Feedback, chat_text, issue_rows
 from reporting.intake.validate import FormCheck
 from reporting.periods import Period
 from reporting.plan.model import Plan
+from reporting.text import safe_name
 
 
 def inspection_feedback_filename(unit_code: str, unit_name: str, period: str, ok: bool) -> str:

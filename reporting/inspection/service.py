@@ -9,13 +9,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from reporting.forms.generate import check_period, safe_name, select_units
+from reporting.forms.generate import check_period, select_units
 from reporting.fsutil import atomic_write_bytes
 from reporting.parallel import PARALLEL_FROM, run_jobs
 from reporting.periods import Period
 from reporting.plan import snapshot
 from reporting.plan.load import require_plan_result
 from reporting.plan.model import Unit
+from reporting.text import safe_name
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]

@@ -31,7 +31,6 @@ from typing import Any
 
 from reporting.errors import ReportingError, UsageError
 from reporting.findings import Finding, make
-from reporting.forms.generate import safe_name
 from reporting.forms.layout import INSTRUCTIONS, META
 from reporting.fsutil import WriteFailed, atomic_write_bytes, atomic_write_text
 from reporting.inspection.sheet import FACTS, FORM_KIND_INSPECTION
@@ -65,6 +64,7 @@ from reporting.store import (
     SubmissionRecord,
     encode_details,
 )
+from reporting.text import safe_name
 from reporting.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -647,8 +647,7 @@ class _Run:
             )
         )
         if prior is not None and prior.archive_path:
-            if self.clearing:
-                self._clearable(source, sha, self.ws.root / prior.archive_path)
+            self._clearable(source, sha, os.path.join(self.ws.root, prior.archive_path))
         elif source.member is not None:
             self.kept_zips.add(source.path)
         if not self.dry_run and not again:
@@ -827,8 +826,7 @@ class _Run:
         if period:
             self.periods.add(period)
         self.result.files.append(FileReport(*report, None if feedback is None else Path(feedback)))
-        if self.clearing:
-            self._clearable(source, sha, Path(archived))
+        self._clearable(source, sha, archived)
 
     def _period(self, text: str | None) -> tuple[str | None, Period | None]:
         """A period as a return states it: canonical text and parsed, or (None, None). Memoised:
@@ -852,16 +850,17 @@ class _Run:
         return data if hashlib.sha256(data).hexdigest() == sha else None
 
     # ---- --move: clear the inbox of what the archive now holds
-    def _clearable(self, source: Source, sha: str, archived: Path) -> None:
-        """Note a file (or zip member) whose original is recorded and archived (``--move``)."""
+    def _clearable(self, source: Source, sha: str, archived: str) -> None:
+        """Note a file (or zip member) whose original is recorded and archived (``--move``).
+        Without ``--move`` nothing is noted, and no Path is made for the file."""
         if not self.clearing:
             return
         index = len(self.result.files) - 1
         if source.member is not None and source.member_index is not None:
             members = self.zips.setdefault(source.path, {})
-            members[source.member_index] = (index, sha, archived)
+            members[source.member_index] = (index, sha, Path(archived))
         elif source.real_path is None:  # a symlink in the inbox is left alone
-            self.clearable.append((index, source.path, sha, archived))
+            self.clearable.append((index, source.path, sha, Path(archived)))
 
     def clear_inbox(self) -> list[Path]:
         """``--move``: remove from the inbox every file whose original this run recorded (or had

@@ -18,13 +18,13 @@ from datetime import datetime
 
 from reporting.findings import Finding
 from reporting.forms.feedback_template import FeedbackTemplate
-from reporting.forms.generate import safe_name
 from reporting.forms.layout import FormLayout, build_layout, make_meta
 from reporting.forms.template import Shape, TemplateUnsupported, same_form, shape_of
 from reporting.forms.writer import EMPTY_PREFILL, Annotations, render_form
 from reporting.intake.validate import FormCheck
 from reporting.periods import Period
 from reporting.plan.model import Plan
+from reporting.text import safe_name
 
 LEVEL = {"error": "错误", "warning": "提示"}
 MAX_CHAT_ITEMS = 5

@@ -31,7 +31,7 @@ from reporting.plan.model import (
     Unit,
     ValueType,
 )
-from reporting.text import xml_text
+from reporting.text import safe_name, xml_text
 
 Row = dict[str, Any]
 
@@ -162,10 +162,8 @@ def header_key(value: Any) -> str:
 
 def _file_stem(code: str, name: str) -> str:
     """How a unit's files are named (forms, feedback copies, inspector sheets:
-    ``<code>_<name>_…``, see :func:`reporting.forms.generate.safe_name`), compared as Windows
-    compares file names (without regard to case)."""
-    from reporting.forms.generate import safe_name
-
+    ``<code>_<name>_…``, see :func:`reporting.text.safe_name`), compared as Windows compares
+    file names (without regard to case)."""
     return f"{safe_name(code)}_{safe_name(name)}".casefold()
 
 
