@@ -790,3 +790,69 @@ def test_originals_are_archived_verified_and_never_half_written(
         patch.setattr(collect_mod.os, "read", lambda fd, n: real_read(fd, n)[:-1] + b"?")
         collect_mod.archive_original(tmp_path, other, other_sha, "xls", None, None)
     assert list((tmp_path / "未识别").iterdir()) == []
+
+
+def test_a_return_is_recorded_only_once_its_original_is_on_disk(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workers archive without an fsync; the parent's SyncQueue flushes the originals and a
+    # submission enters the store only after its original's flush has finished.
+    import time
+
+    from reporting.fsutil import SyncQueue
+    from reporting.intake import collect as collect_mod
+    from reporting.store import Store
+
+    on_disk: set[str] = set()
+
+    class SlowDisk(SyncQueue):
+        def _sync(self, batch):
+            time.sleep(0.2)  # long after the worker's result is back
+            super()._sync(batch)
+            on_disk.update(os.path.realpath(t.path) for t in batch)
+
+    recorded: list[str] = []
+    real = Store.record_submission
+
+    def record(self, rec, run_id):
+        archived = os.path.realpath(office.ws.root / rec.archive_path)
+        assert archived in on_disk, f"{rec.original_path} recorded before its original was synced"
+        recorded.append(rec.original_path)
+        return real(self, rec, run_id)
+
+    for code in ("SX01", "SX02", "SX03"):
+        office.drop(f"{code}.xlsx", office.filled(code))
+    monkeypatch.setattr(collect_mod, "SyncQueue", SlowDisk)
+    monkeypatch.setattr(Store, "record_submission", record)
+    office.collect(received_at=ON_TIME)
+    assert recorded == ["SX01.xlsx", "SX02.xlsx", "SX03.xlsx"]
+
+
+def test_an_original_that_cannot_reach_the_disk_stops_the_run_unrecorded(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from reporting import fsutil
+    from reporting.errors import ReportingError
+    from reporting.fsutil import SyncQueue
+    from reporting.intake import collect as collect_mod
+
+    def no_space(path: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    office.drop("SX01.xlsx", office.filled("SX01"))
+    office.drop("SX02.xlsx", office.filled("SX02"))
+    with monkeypatch.context() as patch:
+        patch.setattr(collect_mod, "SyncQueue", lambda: SyncQueue(syncfs=None))  # file by file
+        patch.setattr(fsutil, "fsync_path", no_space)
+        with pytest.raises(ReportingError, match=r"无法把原件写入存档.*已停止，收件箱未改动"):
+            office.collect(received_at=ON_TIME)
+    with office.store() as store:
+        assert store.submissions_by_sha() == {}
+    assert sorted(p.name for p in office.ws.inbox.iterdir()) == ["SX01.xlsx", "SX02.xlsx"]
+    # the disk is back: the next run records both
+    result = office.collect(received_at=ON_TIME)
+    assert [f.state for f in result.files] == ["accepted", "accepted"]
+    with office.store() as store:
+        assert len(store.submissions_by_sha()) == 2

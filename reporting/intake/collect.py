@@ -1,9 +1,11 @@
 """``collect``: every file in the inbox → archived original, recorded submission, feedback.
 
 Order per file, so a run killed at any moment loses nothing and the next run completes it:
-read and hash → (duplicate? stop) → check in a sandboxed worker → archive the original (fsynced,
-verified by hash) → write feedback → record the submission in one store transaction. The store
-records a sha only in that last step, so an interrupted file is simply processed again. With
+read and hash → (duplicate? stop) → check in a sandboxed worker → archive the original (written
+and verified by hash by the worker; flushed to disk by the parent's :class:`SyncQueue`, off the
+workers' path) → write feedback → once the original is on disk, record the submission in one
+store transaction. The store records a sha only in that last step, so an interrupted file is
+simply processed again. With
 ``--move``, once every file is recorded and the store is synced to disk, the inbox files whose
 originals are in the archive are deleted (:meth:`_Run.clear_inbox`); without it the inbox is
 never touched.
@@ -32,7 +34,7 @@ from typing import Any
 from reporting.errors import ReportingError, UsageError
 from reporting.findings import Finding, make
 from reporting.forms.layout import INSTRUCTIONS, META
-from reporting.fsutil import WriteFailed, atomic_write_bytes, atomic_write_text
+from reporting.fsutil import Synced, SyncQueue, WriteFailed, atomic_write_bytes, atomic_write_text
 from reporting.inspection.sheet import FACTS, FORM_KIND_INSPECTION
 from reporting.intake.feedback import (
     build_feedback,
@@ -283,8 +285,10 @@ def _check_task(task: _Task) -> _Checked:
         kind = _exact_kind(source.kind, read.kind)
         # If this fails, the parent archives the file before recording it, and stops the run
         # when it cannot either: a disk that fails here must not turn the verdict into an error.
+        # Not fsynced here: the parent's SyncQueue does it before recording (see process).
         with contextlib.suppress(ReportingError):
-            archived = str(archive_original(ctx.archive, data, sha, kind, unit, period))
+            path = archive_original(ctx.archive, data, sha, kind, unit, period, durable=False)
+            archived = str(path)
     feedback = None
     if ctx.feedback is not None and check is not None:
         try:
@@ -387,28 +391,43 @@ def archive_path(archive: Path, sha: str, kind: str, unit: str | None, period: s
 
 
 def archive_original(
-    archive: Path, data: bytes, sha: str, kind: str, unit: str | None, period: str | None
+    archive: Path,
+    data: bytes,
+    sha: str,
+    kind: str,
+    unit: str | None,
+    period: str | None,
+    *,
+    durable: bool = True,
 ) -> Path:
-    """Keep the original at :func:`archive_path`, fsynced and verified by hash.
+    """Keep the original at :func:`archive_path`, verified by hash, and with ``durable``
+    fsynced (without, the caller makes it durable before relying on it: a :class:`SyncQueue`).
 
-    Written to a temporary file in the same folder, fsynced, read back through the same
-    descriptor and checked against ``sha``, then renamed into place: the name never shows
-    anything but the verified bytes. An existing file is kept only if its bytes match.
+    Written to a temporary file in the same folder, read back through the same descriptor and
+    checked against ``sha``, then renamed into place: the name never shows anything but the
+    verified bytes. An existing file is kept only if its bytes match.
     """
     path = archive_path(archive, sha, kind, unit, period)
     if _same_bytes(path, sha):
         return path
     try:
-        _write_verified(path, data, sha)
+        _write_verified(path, data, sha, durable)
     except OSError as exc:  # a full disk, a folder without write permission
-        raise ReportingError(
-            f"无法把原件写入存档 {path}（{exc.strerror or exc}），磁盘可能已满或没有写入权限；"
-            "已停止，收件箱未改动"
-        ) from exc
+        raise ArchiveFailed(path, exc) from exc
     return path
 
 
-def _write_verified(path: Path, data: bytes, sha: str) -> None:
+class ArchiveFailed(ReportingError):
+    """An original could not be written to the archive, or not flushed to disk there."""
+
+    def __init__(self, path: Path | str, exc: OSError) -> None:
+        super().__init__(
+            f"无法把原件写入存档 {path}（{exc.strerror or exc}），磁盘可能已满或没有写入权限；"
+            "已停止，收件箱未改动"
+        )
+
+
+def _write_verified(path: Path, data: bytes, sha: str, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -416,7 +435,8 @@ def _write_verified(path: Path, data: bytes, sha: str) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
             os.lseek(fd, 0, os.SEEK_SET)
             back = os.read(fd, len(data) + 1)
         finally:
@@ -576,6 +596,7 @@ class _Entry:
     unavailable: str | None = None
     duplicate_of: str | None = None
     outcome: Outcome[_Checked] | None = None
+    synced: Synced | None = None  # the worker's archived original, on its way to disk
 
     @property
     def resolved(self) -> bool:
@@ -678,9 +699,16 @@ class _Run:
         self.priors = priors = self.store.submissions_by_sha()  # before this run
 
         def flush() -> None:
-            # Record in inbox order as soon as the next file is resolved, so the store and
-            # archive work overlaps with the workers' parsing and the order stays deterministic.
+            # Record in inbox order as soon as the next file is resolved and its original is on
+            # disk, so the store work overlaps with the workers' parsing and the order stays
+            # deterministic.
             while waiting and waiting[0].resolved:
+                synced = waiting[0].synced
+                if synced is not None:
+                    if not synced.done:
+                        return  # the next tick, or the end of the run, comes back to it
+                    if synced.error is not None:
+                        raise ArchiveFailed(synced.path, synced.error)
                 entry = waiting.popleft()
                 if entry.unavailable is not None:
                     self.skip(entry.source, entry.unavailable)
@@ -733,18 +761,28 @@ class _Run:
             sizes[0] = sizes[1]  # the scan is over: the total is exact
 
         def tick(index: int, outcome: Outcome[_Checked]) -> None:
-            checking.pop(index).outcome = outcome
+            entry = checking.pop(index)
+            entry.outcome = outcome
+            archived = outcome.result.archived if outcome.ok else None
+            if archived is not None and syncing is not None:
+                entry.synced = syncing.add(archived)
             flush()
 
-        run_isolated(
-            _check_task,
-            tasks(),
-            workers=workers or default_workers(),
-            on_done=tick,
-            prefetch=PREFETCH,
-            window=WINDOW,
-            keep=False,  # recorded as they come back: memory stays within the window
-        )
+        # The workers archive without an fsync; this flushes their originals in batches.
+        syncing = None if self.dry_run else SyncQueue()
+        try:
+            run_isolated(
+                _check_task,
+                tasks(),
+                workers=workers or default_workers(),
+                on_done=tick,
+                prefetch=PREFETCH,
+                window=WINDOW,
+                keep=False,  # recorded as they come back: memory stays within the window
+            )
+        finally:
+            if syncing is not None:
+                syncing.close()
         flush()
         assert not waiting
 
