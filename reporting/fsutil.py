@@ -100,17 +100,22 @@ class SyncQueue:
         self._syncfs = _SYNCFS if syncfs is _PLATFORM else syncfs
         self._pending: list[Synced] = []
         self._wake = threading.Condition()
+        self._idle = False  # the thread waits for files (only then does add need to wake it)
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="sync-queue", daemon=True)
         self._thread.start()
 
     def add(self, path: str) -> Synced:
+        if self._closing:
+            raise RuntimeError("SyncQueue is closed")
         ticket = Synced(path)
-        with self._wake:
-            if self._closing:
-                raise RuntimeError("SyncQueue is closed")
-            self._pending.append(ticket)
-            self._wake.notify()
+        # No lock while the thread is busy (a list append is atomic): the thread swaps the list
+        # out whole and looks for more before it waits. It says it is idle before it looks, so
+        # a file added after that look finds it idle and wakes it.
+        self._pending.append(ticket)
+        if self._idle:
+            with self._wake:
+                self._wake.notify()
         return ticket
 
     def close(self) -> None:
@@ -129,8 +134,10 @@ class SyncQueue:
     def _run(self) -> None:
         while True:
             with self._wake:
+                self._idle = True
                 while not self._pending and not self._closing:
                     self._wake.wait()
+                self._idle = False
                 batch, self._pending = self._pending, []
                 if not batch:
                     return  # closing, and nothing left

@@ -117,3 +117,21 @@ def test_a_closed_queue_takes_nothing_more(tmp_path: Path) -> None:
     queue.close()
     with pytest.raises(RuntimeError):
         queue.add(str(tmp_path / "x"))
+
+
+def test_a_file_added_while_the_thread_waits_or_works_is_synced_without_closing(
+    tmp_path: Path,
+) -> None:
+    # add() takes no lock while the thread is busy: no file may be left waiting for a wake-up
+    import time
+
+    paths = _files(tmp_path / "a", 50)
+    with SyncQueue(syncfs=lambda fd: time.sleep(0.0005)) as queue:
+        for i, path in enumerate(paths):
+            ticket = queue.add(path)
+            if i % 3:  # sometimes the next file comes while the thread is still syncing
+                continue
+            deadline = time.monotonic() + 5
+            while not ticket.done and time.monotonic() < deadline:
+                time.sleep(0.0002)
+            assert ticket.done, f"file {i} was never synced"
