@@ -5,10 +5,9 @@ read and hash → (duplicate? stop) → check in a sandboxed worker → archive 
 and verified by hash by the worker; flushed to disk by the parent's :class:`SyncQueue`, off the
 workers' path) → write feedback → once the original is on disk, record the submission in one
 store transaction. The store records a sha only in that last step, so an interrupted file is
-simply processed again. With
-``--move``, once every file is recorded and the store is synced to disk, the inbox files whose
-originals are in the archive are deleted (:meth:`_Run.clear_inbox`); without it the inbox is
-never touched.
+simply processed again. With ``--move``, once every file is recorded and the store is synced to
+disk, the inbox files whose originals are in the archive are deleted (:meth:`_Run.clear_inbox`);
+without it the inbox is never touched.
 
 One set of workers serves the whole run: the parent reads and hashes each file just before a
 worker can take it, and records the outcomes strictly in inbox order as they come back, so the
