@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -84,9 +85,9 @@ class SyncQueue:
     ``collect``'s workers write each original into the archive without an fsync; the parent
     hands the path here and records the submission only once its ticket is ``done`` without
     ``error``, so "in the store" still means "the original is on disk". A thread takes every
-    file queued so far and syncs them together: on Linux with one ``syncfs`` of each folder's
-    file system (which also writes the folder entries the renames made), elsewhere, or when
-    ``syncfs`` fails, with an fsync of each file and its folder. One ``syncfs`` for a few files
+    file queued so far and syncs them together: on Linux 5.8 or later with one ``syncfs`` of each
+    folder's file system (which also writes the folder entries the renames made), elsewhere, or
+    when ``syncfs`` fails, with an fsync of each file and its folder. One ``syncfs`` for a few files
     costs the disk less than an fsync each (on ext4 every fsync of a new file also writes its
     folder), and the workers' cores stay busy meanwhile (docs/performance.md, "collect 第六轮").
 
@@ -199,9 +200,14 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def _find_syncfs() -> Callable[[int], None] | None:
-    """Linux's ``syncfs(fd)`` through the C library, or None where there is none."""
+def _find_syncfs(release: str | None = None) -> Callable[[int], None] | None:
+    """Linux's ``syncfs(fd)`` through the C library, or None where there is none or where the
+    kernel (``release``, by default the running one) is older than 5.8: before that ``syncfs``
+    did not report write errors, so a failing disk would go unnoticed (an fsync reports them)."""
     if not sys.platform.startswith("linux"):
+        return None
+    version = re.match(r"(\d+)\.(\d+)", release if release is not None else os.uname().release)
+    if version is None or (int(version[1]), int(version[2])) < (5, 8):
         return None
     try:
         import ctypes

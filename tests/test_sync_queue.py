@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -135,3 +136,13 @@ def test_a_file_added_while_the_thread_waits_or_works_is_synced_without_closing(
             while not ticket.done and time.monotonic() < deadline:
                 time.sleep(0.0002)
             assert ticket.done, f"file {i} was never synced"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_syncfs_only_on_kernels_that_report_write_errors() -> None:
+    # before Linux 5.8 syncfs returned 0 even when the disk failed to write: fsync each file
+    assert fsutil._find_syncfs("5.4.0-150-generic") is None
+    assert fsutil._find_syncfs("4.19.0") is None
+    assert fsutil._find_syncfs("not a version") is None
+    assert fsutil._find_syncfs("5.8.0") is not None
+    assert fsutil._find_syncfs("6.18.44-fc-v769") is not None
