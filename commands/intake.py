@@ -32,7 +32,10 @@ def register(app: typer.Typer) -> None:
 def collect(
     workspace: WorkspaceOpt = Path("."),
     period: Annotated[
-        str | None, typer.Option("--period", "-p", help="只收本期（其他期的表单判为报送期不符）")
+        str | None,
+        typer.Option(
+            "--period", "-p", help="只收本期（活动中其他月份的表单这次跳过，留在收件箱里以后再收）"
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="只检查并显示结果，不记录、不存档、不写反馈")

@@ -856,3 +856,27 @@ def test_an_original_that_cannot_reach_the_disk_stops_the_run_unrecorded(
     assert [f.state for f in result.files] == ["accepted", "accepted"]
     with office.store() as store:
         assert len(store.submissions_by_sha()) == 2
+
+
+def test_with_period_a_form_of_another_month_waits_for_its_own_run(office: Office) -> None:
+    # A unit sends its June form early while the clerk collects May only: not rejected (recorded,
+    # the same bytes would be a duplicate for ever after), left in the inbox for June's run.
+    office.drop("六月.xlsx", office.filled("SX01", period="2014-06"))
+    office.drop("五月.xlsx", office.filled("SX02"))
+    may = office.collect(period="2014-05", received_at=ON_TIME)
+    files = {f.path: f for f in may.files}
+    assert files["五月.xlsx"].state == "accepted"
+    june = files["六月.xlsx"]
+    assert (june.state, june.retry, june.sha256) == ("skipped", True, None)
+    assert "2014年6月" in june.note and "2014年5月" in june.note
+    assert not may.ok  # exit 1: a file is left for later
+    with office.store() as store:
+        assert [s.period for s in store.submissions_by_sha().values()] == ["2014-05"]
+    assert not (office.ws.archive / "2014-06").exists()
+    assert not (office.ws.outbox / "feedback" / "2014-06").exists()
+    assert (office.ws.inbox / "六月.xlsx").exists()
+
+    later = office.collect(period="2014-06", received_at=ON_TIME)
+    states = {f.path: f.state for f in later.files}
+    assert states == {"六月.xlsx": "accepted", "五月.xlsx": "duplicate"}
+    assert office.collect(received_at=ON_TIME).ok  # and then nothing is left over

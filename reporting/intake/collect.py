@@ -277,6 +277,9 @@ def _check_task(task: _Task) -> _Checked:
     if read.ok and read.book is not None:
         check = check_workbook(read.book, ctx.intake)
         read = ReadResult(read.kind)
+        later = _other_period(check, ctx.intake)
+        if later is not None:
+            return _Checked(read, None, retry=later)
     archived = None
     if ctx.archive is not None:
         unit = check.unit_code if check else None
@@ -309,6 +312,27 @@ def _check_task(task: _Task) -> _Checked:
     if check is not None and check.inputs:  # only the feedback needed them
         check = replace(check, inputs={})
     return _Checked(read, check, archived, feedback, details=details)
+
+
+def _other_period(check: FormCheck, ctx: IntakeContext) -> str | None:
+    """With ``--period``, a sound form of another period of the campaign (a June form sent
+    early while May is collected) is left for the run that collects its period: why, or None.
+    Recorded, it would be rejected as a duplicate for ever after. A form whose period is not in
+    the campaign, or with anything else wrong first, is checked and recorded as usual."""
+    if ctx.period is None or check.unit_code is None:
+        return None
+    if {f.code for f in check.findings if f.is_error} != {"wrong-period"}:
+        return None
+    period = Period.canonical(check.period)
+    if period is None or period == str(ctx.period):
+        return None
+    form_period = Period.parse(period)
+    if form_period not in ctx.current.periods():
+        return None
+    return (
+        f"这是 {form_period.label} 的表单，本次只回收 {ctx.period.label}（--period），没有处理；"
+        f"文件留在收件箱里，回收 {form_period.label} 时再处理"
+    )
 
 
 def _exact_kind(scanned: str, read: str) -> str:
