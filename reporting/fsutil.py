@@ -98,7 +98,9 @@ class SyncQueue:
     def __init__(self, syncfs: Callable[[int], None] | object | None = _PLATFORM) -> None:
         # ``syncfs``: how to flush a whole file system given a descriptor in it; None flushes
         # file by file. By default Linux's own, where there is one.
-        self._syncfs = _SYNCFS if syncfs is _PLATFORM else syncfs
+        if syncfs is _PLATFORM:
+            syncfs = _platform_syncfs()
+        self._syncfs: Callable[[int], None] | None = syncfs  # type: ignore[assignment]
         self._pending: list[Synced] = []
         self._wake = threading.Condition()
         self._idle = False  # the thread waits for files (only then does add need to wake it)
@@ -155,7 +157,7 @@ class SyncQueue:
         for ticket in batch:
             folders.setdefault(os.path.dirname(ticket.path) or ".", []).append(ticket)
         for folder, tickets in folders.items():
-            if callable(self._syncfs):
+            if self._syncfs is not None:
                 try:
                     fd = os.open(folder, os.O_RDONLY)
                     try:
@@ -227,4 +229,12 @@ def _find_syncfs(release: str | None = None) -> Callable[[int], None] | None:
     return syncfs
 
 
-_SYNCFS = _find_syncfs()
+_UNKNOWN = object()
+_SYNCFS: object = _UNKNOWN  # found on first use: ctypes would add to every command's start-up
+
+
+def _platform_syncfs() -> Callable[[int], None] | None:
+    global _SYNCFS
+    if _SYNCFS is _UNKNOWN:
+        _SYNCFS = _find_syncfs()
+    return _SYNCFS  # type: ignore[return-value]
