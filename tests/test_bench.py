@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -58,3 +59,18 @@ def test_bench_intake_smoke():
     assert figures["totals"]["received"] >= 20
     assert figures["parent_cpu_ms_per_file"] > 0 and figures["worker_cpu_ms_per_file"] > 0
     assert "collect / calamine" in printed and "CPU" in printed
+
+
+def test_the_bench_times_commands_with_their_bytecode_compiled(tmp_path, monkeypatch):
+    """Where PYTHONDONTWRITEBYTECODE is set, each stage would compile the tool again at start-up,
+    a cost no clerk pays: the bench compiles the packages first, whatever the variable says."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    from common import compile_bytecode
+
+    sources = [tmp_path / "reporting" / "intake" / "collect.py", tmp_path / "commands" / "x.py"]
+    for source in sources:
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text("VALUE = 1\n", "utf-8")
+    compile_bytecode(tmp_path)
+    assert all(Path(importlib.util.cache_from_source(str(s))).is_file() for s in sources)
