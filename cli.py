@@ -7,32 +7,12 @@ calls one function of ``reporting`` and renders the result with rich.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
 
-import typer
-
-from commands import register_all
-from commands.common import install_chinese, state
-
-install_chinese()
-
-app = typer.Typer(
-    help="卫生健康系统专项活动报送工具：方案 → 表单 → 回收审核 → 汇总 → 考评 → 通报。",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@app.callback()
-def main(
-    debug: Annotated[bool, typer.Option("--debug", help="出错时显示完整的程序调用栈")] = False,
-) -> None:
-    state["debug"] = debug
-
-
-register_all(app)
+# multiprocessing runs this script again, as ``__mp_main__``, in every worker process it starts
+# by forkserver or spawn (collect's parsing workers). They need none of the command line, which
+# would cost each of them ~0.1 s and 228 modules (typer, rich and every command).
+if __name__ != "__mp_main__":
+    from commands.app import app
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

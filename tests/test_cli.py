@@ -266,3 +266,22 @@ def test_an_output_that_cannot_be_replaced_is_named_not_an_internal_error(
     assert res.exit_code == 1
     assert "无法写入" in res.output and "汇总表_2014-05.xlsx" in res.output
     assert "程序内部错误" not in res.output and blocked.is_dir()
+
+
+def test_a_worker_running_the_script_again_imports_no_command_line():
+    """multiprocessing runs ``cli.py`` again as ``__mp_main__`` in each of collect's workers
+    (runpy.run_path, as its spawn.prepare does); the command line must not be built there."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "cli.py"
+    probe = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(script)!r}, run_name='__mp_main__')\n"
+        "names = ('typer', 'rich', 'commands', 'commands.app')\n"
+        "print(sorted(m for m in names if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

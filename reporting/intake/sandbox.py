@@ -144,9 +144,12 @@ def _context(start_method: str | None, fn: Callable[..., Any]) -> Any:
     method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        # Import the caller's main module and the function's module once, in the server, so
-        # that workers start warm instead of each re-importing them (as spawn would). Only
-        # effective before the server starts (the first call in this process).
+        # Import the function's module once, in the server, so that workers start warm instead
+        # of each re-importing it (as spawn would). Only effective before the server starts
+        # (the first call in this process). "__main__" is asked for too, but CPython 3.11
+        # never hands the server the main script's path (``ensure_running`` keeps the key
+        # "main_path" where spawn names it "init_main_from_path"): every worker runs the
+        # script itself, as ``__mp_main__``; ``cli.py`` does nothing under that name.
         module = getattr(fn, "__module__", None)
         extra = [module] if isinstance(module, str) and module != "__main__" else []
         ctx.set_forkserver_preload(["__main__", *extra])
