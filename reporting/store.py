@@ -692,11 +692,17 @@ class Store:
         ).fetchone()
         return None if row is None else _info(row)
 
-    def record_submission(self, rec: SubmissionRecord, run_id: str) -> SubmissionInfo:
+    def record_submission(
+        self, rec: SubmissionRecord, run_id: str, *, replacing: int | None = None
+    ) -> SubmissionInfo:
         """Record a received file with everything read from it, in one transaction.
 
         A file whose sha256 is already stored is left alone and its stored info returned, so
-        re-running intake is a no-op. An accepted file then takes part in the supersede rule:
+        re-running intake is a no-op. The one exception is ``replacing``: the id of the stored,
+        rejected submission of these very bytes that a new check replaces (a return rejected
+        because its unit was not on the roster, checked again once it is). That row and
+        everything stored with it go, an audit entry 'rechecked' says so, and the new row takes
+        its place. An accepted file then takes part in the supersede rule:
         of the accepted submissions of one (unit, period, kind), the latest ``received_at``
         (ties: highest id) stays accepted, the others become 'superseded'.
         """
@@ -706,8 +712,26 @@ class Store:
             raise ValueError("a submission's rows come either encoded (details) or not, not both")
         with self.transaction():
             existing = self.submission_by_sha(rec.sha256)
+            replaced = None
             if existing is not None:
-                return existing
+                if existing.id != replacing or existing.state != "rejected":
+                    return existing
+                # Out of the way of the new row, and removed only after it: the new row then
+                # gets a higher id (SQLite reuses the highest), so revision() changes.
+                replaced = existing.id
+                self._conn.execute(
+                    "UPDATE submissions SET sha256 = sha256 || ':replaced' WHERE id = ?",
+                    (replaced,),
+                )
+                self._audit(
+                    "rechecked",
+                    run_id,
+                    sha256=rec.sha256,
+                    path=rec.original_path,
+                    unit_code=rec.unit_code,
+                    period=_canonical_period(rec.period),
+                    detail=f"重新审核，取代此前退回的第 {replaced} 号记录",
+                )
             now = _now_text()
             period = _canonical_period(rec.period)
             row = (
@@ -728,6 +752,8 @@ class Store:
                 now,
             )
             sub_id = self._insert_submission(row)
+            if replaced is not None:
+                self._conn.execute("DELETE FROM submissions WHERE id = ?", (replaced,))
             self._insert_details(sub_id, rec)
             errors = sum(1 for f in rec.findings if f.severity is Severity.ERROR)
             warnings = len(rec.findings) - errors
@@ -944,8 +970,8 @@ class Store:
 
     def revision(self) -> str:
         """Changes whenever a submission is recorded or superseded (rows are only ever added,
-        and superseding happens in the same transaction): for telling whether an output made
-        from the store is still current."""
+        or replaced by a row with a higher id, and superseding happens in the same transaction):
+        for telling whether an output made from the store is still current."""
         row = self._conn.execute(
             "SELECT count(*), coalesce(max(id), 0), count(superseded_by) FROM submissions"
         ).fetchone()

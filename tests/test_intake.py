@@ -247,6 +247,58 @@ def test_unknown_unit(office: Office):
     assert "unknown-unit" in {x.code for x in result.files[0].findings}
 
 
+def test_a_return_of_a_unit_off_the_roster_is_checked_again_once_the_unit_is_back(office: Office):
+    """The clerk dropped SX18 from the plan by mistake and its return was rejected; once the
+    plan lists SX18 again, the very same file is checked again and replaces the rejection,
+    instead of staying "already processed" while status chases SX18 for a return it sent."""
+    from reporting.intake.collect import RECHECKED
+    from reporting.plan.example import example_sheets, write_plan
+    from reporting.plan.load import require_plan
+    from reporting.store import Store
+
+    data = office.filled("SX18")  # a complete return, on the form made from the full plan
+    office.collect(received_at=ON_TIME)  # records the plan version the form was made from
+    without = example_sheets()
+    without["单位"] = [r for r in without["单位"] if r[0] != "SX18"]
+    write_plan(office.ws.plan_path, without)
+    office.plan = require_plan(office.ws.plan_path)
+    office.drop("德清.xlsx", data)
+    first = office.collect(received_at=ON_TIME)
+    sha = first.files[0].sha256
+    assert first.files[0].state == "rejected"
+    assert "unknown-unit" in {x.code for x in first.files[0].findings}
+    # still off the roster: the same bytes stay as recorded
+    assert [f.state for f in office.collect(received_at=ON_TIME).files] == ["duplicate"]
+
+    write_plan(office.ws.plan_path, example_sheets())  # the clerk puts SX18 back
+    office.plan = require_plan(office.ws.plan_path)
+    again = office.collect(received_at=LATE)
+    [report] = again.files
+    assert (report.state, report.unit, report.sha256, report.note) == (
+        "accepted",
+        "SX18",
+        sha,
+        RECHECKED,
+    )
+    with Store.open(office.ws.store_path) as store:
+        sub = store.submission_by_sha(sha)
+        assert sub is not None and (sub.state, sub.unit_code, sub.period) == (
+            "accepted",
+            "SX18",
+            "2014-05",
+        )
+        assert "unknown-unit" not in {f.code for f in store.findings_for(sub.id)}
+        assert store.values_for([sub.id])[sub.id]  # what the return says is stored now
+        assert [e.action for e in store.audit_entries() if e.sha256 == sha] == [
+            "rejected",
+            "rechecked",
+            "accepted",
+        ]
+        assert [s.id for s in store.submissions() if s.sha256 == sha] == [sub.id]
+    # checked once: the next run finds it already processed
+    assert [f.state for f in office.collect(received_at=LATE).files] == ["duplicate"]
+
+
 def test_wrong_period(office: Office):
     check = office.check(office.filled("SX01"), period="2014-06")
     f = finding(check, "wrong-period")
@@ -716,11 +768,11 @@ def test_interrupted_run_is_completed_by_the_next(office: Office, monkeypatch):
     calls = {"n": 0}
     real = collect_mod.Store.record_submission
 
-    def dying(self, rec, run_id):
+    def dying(self, rec, run_id, **kw):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # the clerk pressed Ctrl+C mid-batch
-        return real(self, rec, run_id)
+        return real(self, rec, run_id, **kw)
 
     monkeypatch.setattr(collect_mod.Store, "record_submission", dying)
     with pytest.raises(KeyboardInterrupt):
@@ -814,11 +866,11 @@ def test_a_return_is_recorded_only_once_its_original_is_on_disk(
     recorded: list[str] = []
     real = Store.record_submission
 
-    def record(self, rec, run_id):
+    def record(self, rec, run_id, **kw):
         archived = os.path.realpath(office.ws.root / rec.archive_path)
         assert archived in on_disk, f"{rec.original_path} recorded before its original was synced"
         recorded.append(rec.original_path)
-        return real(self, rec, run_id)
+        return real(self, rec, run_id, **kw)
 
     for code in ("SX01", "SX02", "SX03"):
         office.drop(f"{code}.xlsx", office.filled(code))

@@ -723,3 +723,30 @@ def test_batch_queries_over_many_ids_use_few_statements(store: Store) -> None:
         assert findings[info.id][0].message == f"逾期{i}"
     assert count(store, "submissions") == n
     assert len(store.submissions(period="2014-05", kind="unit", states=["accepted"])) == n
+
+
+def test_a_recheck_replaces_only_the_rejection_it_names(store: Store) -> None:
+    """record_submission(replacing=id) swaps a stored rejection of the same bytes for the new
+    verdict, with everything stored for it; an accepted row, or another id, is left alone."""
+    store.save_plan_version("pv1", "camp", "八个一", "{}")
+    off = record(
+        "again",
+        state="rejected",
+        findings=(Finding("unknown-unit", Severity.ERROR, "单位编码不在名单中"),),
+    )
+    old = store.record_submission(off, "run1")
+    assert store.record_submission(record("again"), "run2", replacing=old.id + 1) == old
+    assert store.submission_by_sha("again") == old  # another id: nothing replaced
+    revision = store.revision()
+
+    new = store.record_submission(record("again"), "run2", replacing=old.id)
+    assert (new.state, new.sha256) == ("accepted", "again") and new.id > old.id
+    assert [s.id for s in store.submissions()] == [new.id]
+    assert store.findings_for_many([old.id]) == {old.id: []}  # its findings went with it
+    assert store.revision() != revision
+    actions = [e.action for e in store.audit_entries() if e.sha256 == "again"]
+    assert actions == ["rejected", "rechecked", "accepted"]
+
+    # an accepted row is never replaced
+    assert store.record_submission(off, "run3", replacing=new.id) == new
+    assert [s.state for s in store.submissions()] == ["accepted"]

@@ -84,6 +84,7 @@ FEEDBACK_DIR = "feedback"
 # Sheets whose formulas are the tool's own: the reader does not look for uncalculated formulas
 # or error cells there (validation reports neither on them).
 OWN_SHEETS = frozenset({INSTRUCTIONS, META, FACTS})
+RECHECKED = "此前因单位不在名单中被退回；该单位现已在名单中，已重新审核"
 _CHANGED = "文件在处理过程中被改动或移走（可能还在保存），这次没有处理；稍后重新运行 collect"
 UNIDENTIFIED = "未识别"  # the archive folder for what names no unit or period
 _EXT = {"xlsx": "xlsx", "xlsm": "xlsm", "xls": "xls", "encrypted": "xlsx", "ole": "xls"}
@@ -620,6 +621,7 @@ class _Entry:
     duplicate_of: str | None = None
     outcome: Outcome[_Checked] | None = None
     synced: Synced | None = None  # the worker's archived original, on its way to disk
+    replaces: int | None = None  # the stored rejection of these bytes it is checked again for
 
     @property
     def resolved(self) -> bool:
@@ -651,6 +653,7 @@ class _Run:
         self.priors: dict[str, SubmissionInfo] = {}  # recorded before this run, by sha
         self.result, self.received_at, self.dry_run = result, received_at, dry_run
         self.seen: dict[str, str] = {}  # sha → display, within this run
+        self.rechecks: dict[int, bool] = {}  # stored submission id → whether to check it again
         self.periods: set[str] = set()
         # --move: what may leave the inbox once the store is on disk
         self.move = move
@@ -744,7 +747,9 @@ class _Run:
                     if checked is not None and checked.retry:
                         self.skip(entry.source, checked.retry, retry=True)
                     else:
-                        self.record(entry.source, entry.sha, entry.size, entry.outcome)
+                        self.record(
+                            entry.source, entry.sha, entry.size, entry.outcome, entry.replaces
+                        )
                 counter[0] += 1
                 if progress:
                     progress(counter[0], sizes[0])
@@ -761,7 +766,7 @@ class _Run:
                 # A file an earlier run hashed and that is unchanged since (see seen.py) is not
                 # read again when those bytes are a duplicate anyway.
                 sha = source.known_sha256
-                if sha is None or (sha not in self.seen and sha not in priors):
+                if sha is None or (sha not in self.seen and not self._settled(sha)):
                     try:
                         data = reader.read(source)
                     except SourceUnavailable as exc:
@@ -775,8 +780,10 @@ class _Run:
                     continue
                 prior = priors.get(sha)
                 if prior is not None:
-                    entry.duplicate_of = prior.original_path or prior.original_name
-                    continue
+                    if not self._recheck(prior):
+                        entry.duplicate_of = prior.original_path or prior.original_name
+                        continue
+                    entry.replaces = prior.id
                 self.seen[sha] = source.display
                 entry.size = len(data)
                 checking[next(tasks_made)] = entry
@@ -809,7 +816,40 @@ class _Run:
         flush()
         assert not waiting
 
-    def record(self, source: Source, sha: str, size: int, outcome: Outcome[_Checked]) -> None:
+    def _settled(self, sha: str) -> bool:
+        """Whether these bytes were recorded before and stay as they were recorded."""
+        prior = self.priors.get(sha)
+        return prior is not None and not self._recheck(prior)
+
+    def _recheck(self, prior: SubmissionInfo) -> bool:
+        """A return rejected only because its unit was not on the roster is checked again once
+        the plan lists the unit (the clerk added it back): the same bytes would otherwise stay
+        "already processed" for ever and the unit be chased for a return it sent."""
+        code = prior.unit_code
+        if prior.state != "rejected" or not code or self.plan.unit(code) is None:
+            return False
+        known = self.rechecks.get(prior.id)
+        if known is None:
+            codes = {f.code for f in self.store.findings_for(prior.id)}
+            # As validation will see it: a form without its identification is read against
+            # the current plan, any other against the plan it was made from, which must list
+            # the unit too (or the check would only reject it again).
+            if "metadata-missing" in codes:
+                made_from: Plan | None = self.plan
+            else:
+                made_from = self.plans.get(prior.plan_version or "")
+            listed = made_from is not None and made_from.unit(code) is not None
+            known = self.rechecks[prior.id] = "unknown-unit" in codes and listed
+        return known
+
+    def record(
+        self,
+        source: Source,
+        sha: str,
+        size: int,
+        outcome: Outcome[_Checked],
+        replaces: int | None = None,
+    ) -> None:
         received = self.received_at
         check: FormCheck | None = None
         kind = source.kind or "unknown"
@@ -851,7 +891,8 @@ class _Run:
             days_late,
         )
         if self.dry_run:
-            self.result.files.append(FileReport(*report))
+            note = "" if replaces is None else RECHECKED
+            self.result.files.append(FileReport(*report, note=note))
             return
         archived = checked.archived if checked else None
         if archived is None:  # the worker died or could not archive: the parent does it here
@@ -883,10 +924,16 @@ class _Run:
             inspection=check.inspection.record if check and check.inspection else None,
             details=checked.details if checked and check and unit else None,
         )
-        self.store.record_submission(rec, self.result.run_id)
+        self.store.record_submission(rec, self.result.run_id, replacing=replaces)
         if period:
             self.periods.add(period)
-        self.result.files.append(FileReport(*report, None if feedback is None else Path(feedback)))
+        self.result.files.append(
+            FileReport(
+                *report,
+                None if feedback is None else Path(feedback),
+                note="" if replaces is None else RECHECKED,
+            )
+        )
         self._clearable(source, sha, archived)
 
     def _period(self, text: str | None) -> tuple[str | None, Period | None]:
