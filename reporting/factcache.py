@@ -5,7 +5,8 @@ read from the store (:func:`reporting.collate.facts.load_month`, 1.4 s at 10,000
 ``rank`` and ``report`` the ranking (0.8 s). The first command to compute them keeps them; the
 next reads them back in a fraction of that when nothing they were made from has changed:
 
-- the store's revision (rows are only ever added; a new return or its superseding changes it),
+- the store's revision (rows are only ever added, or replaced by one with a higher id when a
+  rejected return is checked again; a new return or its superseding changes it),
 - the plan's content version and the period (and for a ranking the as-of day),
 - the tool itself: a hash of every module of ``reporting/`` and the Python version.
 

@@ -4,8 +4,8 @@
 the notice. At 10,000 units writing them takes most of a month's collation time, so each
 written workbook is recorded with a fingerprint of everything it was made from:
 
-- the store's revision (rows are only ever added; a new return or inspector sheet, and with
-  it any superseding, changes it),
+- the store's revision (rows are only ever added, or replaced by one with a higher id; a new
+  return or inspector sheet, and with it any superseding, changes it),
 - the plan's content version,
 - the parameters (the ``as_of`` day for a ranking),
 - the tool itself (:func:`reporting.codehash.tool_version`, so an upgraded tool rewrites).
