@@ -890,8 +890,8 @@ class _Run:
             late,
             days_late,
         )
+        note = "" if replaces is None else RECHECKED
         if self.dry_run:
-            note = "" if replaces is None else RECHECKED
             self.result.files.append(FileReport(*report, note=note))
             return
         archived = checked.archived if checked else None
@@ -928,11 +928,7 @@ class _Run:
         if period:
             self.periods.add(period)
         self.result.files.append(
-            FileReport(
-                *report,
-                None if feedback is None else Path(feedback),
-                note="" if replaces is None else RECHECKED,
-            )
+            FileReport(*report, None if feedback is None else Path(feedback), note=note)
         )
         self._clearable(source, sha, archived)
 
