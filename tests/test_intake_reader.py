@@ -191,6 +191,58 @@ def test_own_sheets_are_not_searched_for_formulas_but_still_read_safely() -> Non
     assert read_workbook(doctype, own_sheets={"S"}).reason == "unsafe-xml"
 
 
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _with_sheet(sheet: str) -> bytes:
+    """``minimal_xlsx`` with its worksheet part replaced by ``sheet`` (the whole XML)."""
+    src = zipfile.ZipFile(io.BytesIO(minimal_xlsx("", dimension="A1")))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info in src.infolist():
+            zf.writestr(info, sheet if info.filename.endswith("sheet1.xml") else src.read(info))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("variant", ["plain", "prefixed", "commented", "spaced"])
+def test_formulas_and_errors_are_found_among_the_cells_wherever_they_stand(
+    variant: str,
+) -> None:
+    """The byte search looks between <sheetData> and </sheetData> (where cells are) when the
+    sheet is written as office suites write it, and through the whole sheet otherwise."""
+    cells = (
+        '<row r="1"><c r="A1"><v>1</v></c></row>'
+        '<row r="40"><c r="A40"><f>1+1</f></c><c r="B40" t="e"><v>#N/A</v></c>'
+        '<c r="C40"><v>3</v></c></row>'
+    )
+    tail = (
+        '<conditionalFormatting sqref="A1"><cfRule type="expression" dxfId="0" priority="1">'
+        '<formula>A1=""</formula></cfRule></conditionalFormatting>'
+    )
+    head = '<?xml version="1.0"?><worksheet xmlns="' + _MAIN + '"><dimension ref="A1:C40"/>'
+
+    def sheet(cells: str) -> bytes:
+        xml = f"{head}<sheetData>{cells}</sheetData>{tail}</worksheet>"
+        if variant == "prefixed":
+            xml = re.sub(r"<(/?)(?!\?)", r"<\1x:", xml).replace("xmlns=", "xmlns:x=")
+        elif variant == "commented":  # the first "<sheetData" is not the element
+            xml = xml.replace("<dimension", "<!-- <sheetData> --><dimension")
+        elif variant == "spaced":  # whitespace inside the tags
+            xml = xml.replace("<sheetData>", "<sheetData >").replace(
+                "</sheetData>", "</sheetData >"
+            )
+        return _with_sheet(xml)
+
+    book = read_workbook(sheet(cells)).book
+    assert book is not None
+    assert book.formula_cells_without_value == (("S", "A40"),)
+    assert book.error_cells == (("S", "B40", "#N/A"),)
+    assert book.sheets["S"].rows[39] == [None, None, 3.0]
+    # a formula in the conditional formats alone is no cell of the sheet
+    quiet = read_workbook(sheet(cells.replace("<f>1+1</f>", "<v>2</v>"))).book
+    assert quiet is not None and quiet.formula_cells_without_value == ()
+
+
 def test_a_row_lost_by_calamine_is_recovered_from_the_xml(monkeypatch: pytest.MonkeyPatch) -> None:
     """Some calamine versions drop the whole row of a formula without a cached value."""
     import openpyxl

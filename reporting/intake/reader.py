@@ -777,12 +777,28 @@ def _scan_sheet(
     dimension = _DIMENSION.search(data, 0, 4096)
     extent = _parse_dimension(dimension.group(1)) if dimension else None
     trusted = extent is not None and not _too_large(*extent, limits)
-    needs_cells = cells and (_may_have_formula_without_value(data) or _may_have_error_cell(data))
+    if cells:
+        area = _cell_area(data)
+        needs_cells = _may_have_formula_without_value(area) or _may_have_error_cell(area)
+    else:
+        needs_cells = False
     if trusted and (not needs_cells or _scan_sheet_tree(data, info.filename, scan)):
         return
     _scan_sheet_streaming(io.BytesIO(data), info.filename, scan, limits)
     if not cells:
         scan.forget_cells()
+
+
+def _cell_area(data: bytes) -> bytes:
+    """Where a worksheet's cells are, for the byte searches below: from ``<sheetData`` to the
+    first ``</sheetData>`` (formulas and error values are cells; the conditional formats and
+    validations after them are more than half of a form's sheet). The whole sheet when either
+    tag is not there as office suites write it (a namespace prefix, ``<sheetData/>``)."""
+    start = data.find(b"<sheetData")
+    if start < 0:
+        return data
+    end = data.find(b"</sheetData>", start)
+    return data if end < 0 else data[start:end]
 
 
 def _may_have_formula_without_value(data: bytes) -> bool:
