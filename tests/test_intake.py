@@ -834,6 +834,18 @@ def test_originals_are_archived_verified_and_never_half_written(
     assert path.read_bytes() == data
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
 
+    # a temporary file left by a killed run under this process's name is stepped around and
+    # left alone; a folder removed since the last original is made again
+    left = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    left.write_bytes(b"half")
+    path.unlink()
+    assert collect_mod.archive_original(tmp_path, data, sha, "xlsx", "SX01", "2014-05") == path
+    assert path.read_bytes() == data and left.read_bytes() == b"half"
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, left.name])
+    shutil.rmtree(path.parent)
+    assert collect_mod.archive_original(tmp_path, data, sha, "xlsx", "SX01", "2014-05") == path
+    assert path.read_bytes() == data
+
     # bytes that do not read back as written: refused, nothing left under either name
     real_read = collect_mod.os.read
     other = b"other bytes"

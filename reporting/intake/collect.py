@@ -451,9 +451,36 @@ class ArchiveFailed(ReportingError):
         )
 
 
+# Archive folders this process has made or found: a worker archives thousands of originals into
+# the same few folders, and a mkdir for each one is wasted (one that has gone since is made again).
+_FOLDERS: set[Path] = set()
+_TMP_FLAGS = (  # as mkstemp's: binary on Windows, never through a symlink
+    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new file beside ``path`` for its bytes, only this process's: ``.<name>.<pid>.tmp``
+    (mkstemp's random names cost more than the write), or mkstemp's when that name is taken
+    (left by an earlier run killed halfway)."""
+    folder = path.parent
+    if folder not in _FOLDERS:
+        folder.mkdir(parents=True, exist_ok=True)
+        _FOLDERS.add(folder)
+    tmp = os.path.join(folder, f".{path.name}.{os.getpid()}.tmp")
+    try:
+        return os.open(tmp, _TMP_FLAGS, 0o600), tmp
+    except FileNotFoundError:  # the folder went away since
+        _FOLDERS.discard(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        _FOLDERS.add(folder)
+    except FileExistsError:
+        pass
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+
+
 def _write_verified(path: Path, data: bytes, sha: str, durable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temporary(path)
     try:
         try:
             view = memoryview(data)
