@@ -1008,6 +1008,28 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         return [_info(r) for r in self._conn.execute(sql + " ORDER BY id", params)]
 
+    def return_heads(self, period: str | Period, kind: str) -> list[tuple[Any, ...]]:
+        """``(id, unit_code, state, received_at, original_name)`` of the submissions of a period
+        and kind that name a unit, oldest recorded first; ``received_at`` is stored text (see
+        :func:`_info`). What the chat notices need, without a :class:`SubmissionInfo` a row: at
+        provincial scale that cost every collect a fifth of a second."""
+        return self._conn.execute(
+            "SELECT id, unit_code, state, received_at, original_name FROM submissions"
+            " WHERE period = ? AND kind = ? AND unit_code IS NOT NULL ORDER BY id",
+            (str(period), kind),
+        ).fetchall()
+
+    def with_findings(self, period: str | Period, kind: str) -> set[int]:
+        """Ids of the submissions of a period and kind that have findings."""
+        return {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT DISTINCT f.submission_id FROM findings f"
+                " JOIN submissions s ON s.id = f.submission_id WHERE s.period = ? AND s.kind = ?",
+                (str(period), kind),
+            )
+        }
+
     def current_submission(
         self, unit_code: str, period: str | Period, kind: str = "unit"
     ) -> SubmissionInfo | None:

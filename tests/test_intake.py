@@ -557,6 +557,36 @@ def test_rejected_return_gets_feedback_and_chat_text(office: Office):
     assert "杭州市卫生计生委" in chat and "约50人" in chat
 
 
+def test_the_chat_notice_lists_each_units_latest_return_with_findings_in_roster_order(
+    office: Office,
+):
+    """退回通知 is rebuilt from the store: a paragraph per unit whose latest return has
+    findings, none for a unit whose latest return is clean, nor for a rejected return of a
+    unit that also has an accepted one; superseded returns do not count."""
+    bad = {"F3": "约50人"}  # an error
+    warned = {"G3": "进行中", "H3": None, "I3": datetime(2014, 4, 20)}  # a warning only
+    office.drop("a.xlsx", set_cells(office.filled("SX03"), "月报数据", bad))
+    office.drop("b1.xlsx", set_cells(office.filled("SX01"), "月报数据", bad))
+    office.drop("c.xlsx", set_cells(office.filled("SX02"), "规定动作", warned))
+    office.drop("d1.xlsx", office.filled("SX04"))
+    office.drop("e1.xlsx", set_cells(office.filled("SX05"), "月报数据", {"F3": "五十"}))
+    office.drop("f1.xlsx", set_cells(office.filled("SX06"), "规定动作", warned))
+    office.collect(received_at=ON_TIME)
+    office.drop("b2.xlsx", office.filled("SX01", seed=1))  # corrected: clean
+    office.drop("d2.xlsx", set_cells(office.filled("SX04", seed=1), "月报数据", bad))
+    office.drop("e2.xlsx", set_cells(office.filled("SX05", seed=1), "月报数据", bad))
+    office.drop("f2.xlsx", office.filled("SX06", seed=1))  # supersedes the warned one
+    office.collect(received_at=LATE)
+    notice = office.ws.outbox / "feedback" / "2014-05" / "退回通知_2014-05.txt"
+    paragraphs = notice.read_text("utf-8").split("\n\n")
+    assert [p.split("\n", 1)[0] for p in paragraphs] == [
+        "【审核提示】宁波市卫生计生委：你单位2014年5月报送的《c.xlsx》已接收，请注意：",
+        "【退回修改】温州市卫生计生委：你单位2014年5月报送的《a.xlsx》有 1 处需修改：",
+        "【退回修改】湖州市卫生局：你单位2014年5月报送的《e2.xlsx》有 1 处需修改：",
+    ]
+    assert "约50人" in paragraphs[2] and "五十" not in paragraphs[2]
+
+
 def test_a_feedback_that_cannot_be_written_leaves_the_file_for_the_next_run(office: Office):
     """On Windows a clerk who has last run's 退回修改表 open in Excel blocks its rewrite. The
     return was then recorded as unreadable ("程序内部错误"), for good: a re-run saw a duplicate.

@@ -1056,36 +1056,43 @@ class _Run:
 def _notice_lines(store: Store, plan: Plan, period: Period) -> list[str]:
     """One paragraph per unit whose latest return for ``period`` has findings, in roster order;
     a rejected return is not chased when the unit also has an accepted one."""
-    latest: dict[str, Any] = {}
+    latest: dict[str, tuple[Any, ...]] = {}  # unit -> (id, code, state, received, name)
     accepted_units: set[str] = set()
-    for sub in store.submissions(period=str(period), kind="unit"):
-        if sub.unit_code is None or sub.state == "superseded":
+    for row in store.return_heads(period, "unit"):
+        code, state = row[1], row[2]
+        if state == "superseded":
             continue
-        if sub.state == "accepted":
-            accepted_units.add(sub.unit_code)
-        prev = latest.get(sub.unit_code)
-        if prev is None or (sub.received_at, sub.id) > (prev.received_at, prev.id):
-            latest[sub.unit_code] = sub
-    findings = store.findings_for_many([s.id for s in latest.values()])
+        if state == "accepted":
+            accepted_units.add(code)
+        prev = latest.get(code)
+        if prev is None or _received(row) > _received(prev):
+            latest[code] = row
+    flagged = store.with_findings(period, "unit")
+    findings = store.findings_for_many(row[0] for row in latest.values() if row[0] in flagged)
     lines: list[str] = []
     for unit in plan.units:
-        sub = latest.get(unit.code)
-        if sub is None or not findings.get(sub.id):
+        row = latest.get(unit.code)
+        if row is None or not findings.get(row[0]):
             continue
-        if sub.state == "rejected" and unit.code in accepted_units:
+        if row[2] == "rejected" and unit.code in accepted_units:
             continue
-        ok = sub.state == "accepted"
+        ok = row[2] == "accepted"
         lines.append(
             chat_text(
                 unit.name,
                 period,
-                sub.original_name,
-                tuple(findings[sub.id]),
+                row[4],
+                tuple(findings[row[0]]),
                 ok,
                 feedback_filename(unit.code, unit.name, ok),
             )
         )
     return lines
+
+
+def _received(row: tuple[Any, ...]) -> tuple[datetime, int]:
+    """A return head's order among a unit's returns: when it was received, then its id."""
+    return datetime.fromisoformat(row[3]), row[0]
 
 
 def report_lines(files: Iterable[FileReport]) -> list[str]:
