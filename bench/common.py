@@ -45,6 +45,28 @@ def compile_bytecode(root: Path = REPO) -> None:
         compileall.compile_dir(str(root / package), quiet=1)
 
 
+def _spin(_: object = None) -> float:
+    """Seconds this process takes for a fixed piece of pure-Python work (~0.3 s)."""
+    start = time.perf_counter()
+    sum(i * i for i in range(2_000_000))
+    return time.perf_counter() - start
+
+
+def machine_speed() -> tuple[float, float]:
+    """(one core, two cores at once): seconds for :func:`_spin` alone, and the slower of two
+    run side by side in two processes. A virtual machine's speed drifts with its host's load,
+    by half and more within minutes on this project's VM, and a busy host slows two busy cores
+    more than one (the second figure grows): measured next to a run, it tells a slow host
+    from a slow change."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    alone = min(_spin() for _ in range(2))
+    with ProcessPoolExecutor(2) as pool:
+        pool.submit(_spin).result()  # the processes are started
+        both = max(pool.map(_spin, range(2)))
+    return round(alone, 3), round(both, 3)
+
+
 def bench_workspace(root: Path, n_units: int) -> Workspace:
     ws = init_workspace(root, force=True).workspace
     write_plan(ws.plan_path, synthetic_sheets(n_units))

@@ -35,7 +35,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_workspace, compile_bytecode, tree_cpu, tree_pids, tree_rss
+from common import (
+    bench_workspace,
+    compile_bytecode,
+    machine_speed,
+    tree_cpu,
+    tree_pids,
+    tree_rss,
+)
 from fastfill import fast_fill
 
 from reporting.periods import Period
@@ -151,6 +158,7 @@ def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     figures: dict[str, Any] = {"units": units, "load_before": _load()}
     compile_bytecode()  # each stage then starts as on a clerk's machine after its first run
+    figures["speed_before"] = machine_speed()
     try:
         ws = bench_workspace(tmp / "ws", units)
         plan = require_plan(ws.plan_path)
@@ -190,6 +198,7 @@ def run(units: int, sample: int | None, keep: Path | None) -> dict[str, Any]:
         )
         figures["rejected"] = rejected(ws.store_path)
         figures["calamine_read_s"] = round(calamine_read(files), 2)
+        figures["speed_after"] = machine_speed()  # the host as collect and calamine met it
         chosen = files if sample is None else files[:sample]
         openpyxl_s = openpyxl_read(chosen) * len(files) / max(1, len(chosen))
         figures["openpyxl_read_s"] = round(openpyxl_s, 2)
@@ -241,6 +250,11 @@ def main() -> None:
     if f["load_before"] is not None:
         busy = "，有别的任务在运行，下面的数字会偏慢" if f["load_before"] > 0.5 else ""
         print(f"  开始前 1 分钟平均负载 {f['load_before']:.2f}{busy}（见 docs/performance.md）")
+    (one, two), (one_after, two_after) = f["speed_before"], f["speed_after"]
+    print(
+        "  本机速度（同一段 Python 计算的秒数，越小越快；虚拟机随宿主机忙闲而变）："
+        f"开始前单核 {one}、双核同时 {two}，calamine 之后单核 {one_after}、双核同时 {two_after}"
+    )
     print(f"  forms    {f['forms_s']:>8.2f} 秒  {f['forms_per_s']:.0f} 份/秒")
     print(f"  填写     {f['fill_s']:>8.2f} 秒（基准数据准备，不计入）")
     print(

@@ -43,6 +43,9 @@ def test_bench_run_smoke():
     assert figures["units"] == 20
     assert all(isinstance(v, int | float) and v >= 0 for v in figures.values())
     assert "collect" in printed and "calamine" in printed
+    # the host's speed next to the run: before, and as collect and calamine met it
+    (speed,) = [line for line in printed.splitlines() if "本机速度" in line]
+    assert "开始前单核" in speed and "calamine 之后单核" in speed
 
 
 def test_bench_inspection_smoke():
