@@ -1019,17 +1019,6 @@ class Store:
             (str(period), kind),
         ).fetchall()
 
-    def with_findings(self, period: str | Period, kind: str) -> set[int]:
-        """Ids of the submissions of a period and kind that have findings."""
-        return {
-            row[0]
-            for row in self._conn.execute(
-                "SELECT DISTINCT f.submission_id FROM findings f"
-                " JOIN submissions s ON s.id = f.submission_id WHERE s.period = ? AND s.kind = ?",
-                (str(period), kind),
-            )
-        }
-
     def current_submission(
         self, unit_code: str, period: str | Period, kind: str = "unit"
     ) -> SubmissionInfo | None:

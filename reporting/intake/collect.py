@@ -1058,31 +1058,30 @@ def _notice_lines(store: Store, plan: Plan, period: Period) -> list[str]:
     a rejected return is not chased when the unit also has an accepted one."""
     latest: dict[str, tuple[Any, ...]] = {}  # unit -> (id, code, state, received, name)
     accepted_units: set[str] = set()
-    for row in store.return_heads(period, "unit"):
-        code, state = row[1], row[2]
+    for head in store.return_heads(period, "unit"):
+        _, code, state, _, _ = head
         if state == "superseded":
             continue
         if state == "accepted":
             accepted_units.add(code)
         prev = latest.get(code)
-        if prev is None or _received(row) > _received(prev):
-            latest[code] = row
-    flagged = store.with_findings(period, "unit")
-    findings = store.findings_for_many(row[0] for row in latest.values() if row[0] in flagged)
+        if prev is None or _received(head) > _received(prev):
+            latest[code] = head
+    findings = store.findings_for_many(head[0] for head in latest.values())
     lines: list[str] = []
     for unit in plan.units:
-        row = latest.get(unit.code)
-        if row is None or not findings.get(row[0]):
+        if unit.code not in latest:
             continue
-        if row[2] == "rejected" and unit.code in accepted_units:
+        sub_id, _, state, _, name = latest[unit.code]
+        if not findings[sub_id] or (state == "rejected" and unit.code in accepted_units):
             continue
-        ok = row[2] == "accepted"
+        ok = state == "accepted"
         lines.append(
             chat_text(
                 unit.name,
                 period,
-                row[4],
-                tuple(findings[row[0]]),
+                name,
+                tuple(findings[sub_id]),
                 ok,
                 feedback_filename(unit.code, unit.name, ok),
             )
@@ -1090,9 +1089,9 @@ def _notice_lines(store: Store, plan: Plan, period: Period) -> list[str]:
     return lines
 
 
-def _received(row: tuple[Any, ...]) -> tuple[datetime, int]:
-    """A return head's order among a unit's returns: when it was received, then its id."""
-    return datetime.fromisoformat(row[3]), row[0]
+def _received(head: tuple[Any, ...]) -> tuple[datetime, int]:
+    """A return's order among a unit's returns: when it was received, then its id."""
+    return datetime.fromisoformat(head[3]), head[0]
 
 
 def report_lines(files: Iterable[FileReport]) -> list[str]:
