@@ -14,7 +14,8 @@ Usage::
 Durability: the connection runs in autocommit mode (``isolation_level=None``) and every write
 goes through :meth:`Store.transaction` (``BEGIN IMMEDIATE`` … ``COMMIT``), with
 ``journal_mode=WAL`` and ``synchronous=NORMAL``: a crash never leaves half a submission behind.
-Transactions nest: an inner ``transaction()`` is a SAVEPOINT of the outer one.
+Transactions nest: an inner ``transaction()`` is a SAVEPOINT of the outer one. A run that
+writes thousands of small transactions may join them into a few (:meth:`Store.commit_group`).
 
 Migrations
 ----------
@@ -48,6 +49,7 @@ import math
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -408,6 +410,36 @@ _AUDIT_COLUMNS = "id, at, run_id, action, sha256, path, unit_code, period, detai
 # The store
 
 
+class CommitGroup:
+    """The open group of :meth:`Store.commit_group`."""
+
+    def __init__(self, store: Store, pieces: int, seconds: float) -> None:
+        self._store, self._pieces, self._seconds = store, pieces, seconds
+        self.failed = False  # a transaction rolled the group back
+        self.pending = 0  # complete pieces not yet committed
+        self._since = 0.0  # when the oldest of them completed
+
+    def completed(self) -> None:
+        """One more piece of work is complete: commit if it is time."""
+        self.pending += 1
+        now = time.monotonic()
+        if self.pending == 1:
+            self._since = now
+        if self.pending >= self._pieces or now - self._since >= self._seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit every complete piece now."""
+        store = self._store
+        if store._conn.in_transaction:
+            try:
+                store._commit()
+            except BaseException:
+                self.failed = True
+                raise
+        self.pending = 0
+
+
 class Store:
     """One open store file. Create with :meth:`open`; use as a context manager or ``close()``."""
 
@@ -415,6 +447,7 @@ class Store:
         self.path = path
         self._conn = conn
         self._depth = 0  # transaction nesting depth
+        self._group: CommitGroup | None = None  # see commit_group
 
     # ---- opening and closing
 
@@ -465,12 +498,12 @@ class Store:
         c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def bulk_writes(self) -> None:
-        """For a run that commits thousands of small transactions (``collect``: one per file):
-        copy the write-ahead log back into the database every ~40 MB instead of SQLite's
-        default ~4 MB. Each checkpoint rewrites the same index pages and syncs, so fewer of
-        them save a sixth of the store's CPU per file and more of its wall time; durability
-        is unchanged (WAL, ``synchronous=NORMAL``), and closing the store checkpoints and
-        removes the log as before. For this connection only."""
+        """For a run that commits thousands of transactions (``collect``, see also
+        :meth:`commit_group`): copy the write-ahead log back into the database every ~40 MB
+        instead of SQLite's default ~4 MB. Each checkpoint rewrites the same index pages and
+        syncs, so fewer of them save a sixth of the store's CPU per file and more of its wall
+        time; durability is unchanged (WAL, ``synchronous=NORMAL``), and closing the store
+        checkpoints and removes the log as before. For this connection only."""
         self._conn.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
 
     # ---- transactions
@@ -479,14 +512,12 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises. Nestable."""
         conn = self._conn
+        group = self._group
         if self._depth == 0:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(
-                    f"数据库 {self.path} 正被另一个程序写入，等待 {BUSY_TIMEOUT_MS // 1000} 秒"
-                    f"后仍未释放，请稍后再试：{exc}"
-                ) from exc
+            if group is not None and group.failed:
+                raise RuntimeError("a transaction failed inside this commit group: end it first")
+            if group is None or not conn.in_transaction:
+                self._begin()
             savepoint = None
         else:
             savepoint = f"sp{self._depth}"
@@ -497,6 +528,8 @@ class Store:
         except BaseException:
             self._depth -= 1
             if savepoint is None:
+                if group is not None:
+                    group.failed = True  # what it joined goes too: there are no savepoints
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             elif conn.in_transaction:
@@ -504,15 +537,61 @@ class Store:
                 conn.execute(f"RELEASE {savepoint}")
             raise
         self._depth -= 1
-        if savepoint is None:
-            try:
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        else:
+        if savepoint is not None:
             conn.execute(f"RELEASE {savepoint}")
+        elif group is None:
+            self._commit()
+
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"数据库 {self.path} 正被另一个程序写入，等待 {BUSY_TIMEOUT_MS // 1000} 秒"
+                f"后仍未释放，请稍后再试：{exc}"
+            ) from exc
+
+    def _commit(self) -> None:
+        conn = self._conn
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def commit_group(self, pieces: int, seconds: float) -> Iterator[CommitGroup]:
+        """Many small transactions committed as a few (``collect``: one per file, thousands).
+
+        Inside the block, a top-level :meth:`transaction` joins one open transaction instead of
+        committing its own, and the caller says when a piece of work is complete
+        (:meth:`CommitGroup.completed`); every ``pieces`` pieces, or at the first piece
+        completed ``seconds`` after the oldest uncommitted one, they are committed together.
+        Leaving the block commits the rest. For collect's 10,000 returns this writes a fifth of
+        the log (130 MB instead of 650 MB) with a third less CPU; an inner SAVEPOINT per piece
+        would cost more than it saves.
+
+        The price is that a failure loses the whole uncommitted group, not one piece: a
+        transaction that raises rolls back everything since the last commit, and so does an
+        exception leaving the block. So use it only for work that is simply done again when it
+        was not recorded (``collect`` records a file only after its original is archived, and
+        an unrecorded file is processed by the next run). After a failed transaction the group
+        refuses further ones, so the loss cannot go unnoticed."""
+        if self._group is not None or self._depth:
+            raise RuntimeError("commit_group() cannot be nested or opened inside a transaction")
+        group = self._group = CommitGroup(self, pieces, seconds)
+        try:
+            yield group
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._group = None
+        if group.failed:
+            raise RuntimeError("a transaction failed inside a commit group and was not raised")
+        group.commit()
 
     # ---- migrations
 

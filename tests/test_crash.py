@@ -5,9 +5,10 @@ The batch (~40 files: good returns, rejected ones with feedback, a zip, a copy, 
 version, a broken file) is collected by ``python cli.py collect`` in a subprocess, which is
 killed (its whole process group: the parent, the fork server and the parsing workers, as a
 power cut would) once after a random delay and then each time the store has recorded a random
-number of submissions. After every kill the store must pass SQLite's integrity and foreign-key
-checks, and every recorded submission must be complete and identical to the one an
-uninterrupted run records for the same file.
+number of submissions (committed three at a time here, so a kill also loses the recorded but
+uncommitted files of its group, which the next run must process again). After every kill
+the store must pass SQLite's integrity and foreign-key checks, and every recorded submission
+must be complete and identical to the one an uninterrupted run records for the same file.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 RECEIVED = "2014-06-03T10:00"
+COMMIT_FILES = 3
 PERIOD = "2014-05"
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX signals")
@@ -71,11 +73,23 @@ def _template(root: Path) -> Path:
     return root
 
 
+# ``python cli.py`` with files committed three at a time instead of dozens (Store.commit_group),
+# so that the kills below land between commits, and within a group, of a batch this size.
+_CLI = f"""
+import runpy, sys
+import reporting.intake.collect as collect
+collect.COMMIT_FILES = {COMMIT_FILES}
+sys.argv[0] = {str(REPO / "cli.py")!r}
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def _collect(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
-            str(REPO / "cli.py"),
+            "-c",
+            _CLI,
             "collect",
             "-w",
             str(root),

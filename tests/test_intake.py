@@ -789,10 +789,13 @@ def test_collect_lock_refuses_a_second_run(office: Office):
         office.collect(received_at=ON_TIME)
 
 
-def test_interrupted_run_is_completed_by_the_next(office: Office, monkeypatch):
-    """A crash after archiving, before recording: the next run records the file once."""
+@pytest.mark.parametrize("commit_every", [1, 64])
+def test_interrupted_run_is_completed_by_the_next(office: Office, monkeypatch, commit_every):
+    """A crash after archiving, before recording: the next run records each file once. Files
+    are committed in groups, so those of the interrupted group are processed again."""
     from reporting.intake import collect as collect_mod
 
+    monkeypatch.setattr(collect_mod, "COMMIT_FILES", commit_every)
     office.drop("a.xlsx", office.filled("SX01"))
     office.drop("b.xlsx", office.filled("SX02"))
     calls = {"n": 0}
@@ -808,10 +811,17 @@ def test_interrupted_run_is_completed_by_the_next(office: Office, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         office.collect(received_at=ON_TIME)
     monkeypatch.setattr(collect_mod.Store, "record_submission", real)
+    with office.store() as store:  # what the interrupted run left committed
+        left = sorted(s.unit_code for s in store.submissions())
+    assert left == (["SX01"] if commit_every == 1 else [])
     result = office.collect(received_at=ON_TIME)
-    assert sorted(f.state for f in result.files) == ["accepted", "duplicate"]
+    states = {f.unit: f.state for f in result.files}
+    assert states == {"SX01": "duplicate" if commit_every == 1 else "accepted", "SX02": "accepted"}
     with office.store() as store:
-        assert len(store.submissions(states=["accepted"])) == 2
+        assert sorted(s.unit_code for s in store.submissions(states=["accepted"])) == [
+            "SX01",
+            "SX02",
+        ]
         assert store.integrity_check() == []
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -631,6 +632,95 @@ def test_nested_transaction_rolls_back_only_the_inner_block(store: Store) -> Non
         None,
         "不是 Excel 文件",
     )
+
+
+def committed(path: Path) -> list[str]:
+    """The shas another connection sees: only what was committed."""
+    with Store.open(path) as other:
+        return sorted(other.submission_shas())
+
+
+def test_a_commit_group_commits_every_n_pieces_and_the_rest_at_the_end(store: Store) -> None:
+    with store.commit_group(2, 3600.0) as group:
+        for sha in ("a", "b", "c"):
+            store.record_submission(record(sha, unit_code=f"U-{sha}"), "r")
+            group.completed()
+            assert store.has_submission(sha)  # this connection sees its own writes at once
+        assert committed(store.path) == ["a", "b"]  # c waits for its group
+        store.audit("skipped", "r", path="inbox/x.txt", detail="不是 Excel 文件")
+        group.completed()
+        assert committed(store.path) == ["a", "b", "c"]
+        store.record_submission(record("d", unit_code="U-d"), "r")
+        group.completed()
+        assert committed(store.path) == ["a", "b", "c"]
+    assert committed(store.path) == ["a", "b", "c", "d"]
+    assert not store._conn.in_transaction
+    actions = [e.action for e in store.audit_entries("r")]
+    assert actions == ["accepted", "accepted", "accepted", "skipped", "accepted"]
+
+
+def test_a_commit_group_commits_once_its_oldest_piece_waited_long_enough(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reporting.store as store_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(store_mod, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    with store.commit_group(1000, 2.0) as group:
+        store.record_submission(record("a"), "r")
+        group.completed()  # the oldest uncommitted piece: the clock starts
+        clock[0] = 101.9
+        store.record_submission(record("b", unit_code="U02"), "r")
+        group.completed()
+        assert committed(store.path) == []
+        clock[0] = 102.0
+        store.record_submission(record("c", unit_code="U03"), "r")
+        group.completed()  # two seconds after "a": all three go
+        assert committed(store.path) == ["a", "b", "c"]
+        clock[0] = 103.0
+        store.record_submission(record("d", unit_code="U04"), "r")
+        group.completed()  # the clock starts again with "d"
+        assert committed(store.path) == ["a", "b", "c"]
+
+
+def test_a_failure_in_a_commit_group_loses_only_the_uncommitted_pieces(store: Store) -> None:
+    with pytest.raises(KeyboardInterrupt), store.commit_group(2, 3600.0) as group:
+        for sha in ("a", "b", "c"):
+            store.record_submission(record(sha, unit_code=f"U-{sha}"), "r")
+            group.completed()
+        raise KeyboardInterrupt
+    assert committed(store.path) == ["a", "b"]
+    assert sorted(store.submission_shas()) == ["a", "b"]  # c rolled back, not half-stored
+    assert not store._conn.in_transaction
+    assert store.integrity_check() == []
+
+
+def test_a_transaction_failing_in_a_commit_group_rolls_back_the_group_and_ends_it(
+    store: Store,
+) -> None:
+    dup = (ValueRow("I01", 1), ValueRow("I01", 2))  # same indicator twice: PK violation
+    failed = pytest.raises(RuntimeError, match="failed inside a commit group")
+    with failed, store.commit_group(10, 3600.0) as group:
+        store.record_submission(record("a"), "r")
+        group.completed()
+        with pytest.raises(sqlite3.IntegrityError):
+            store.record_submission(record("b", unit_code="U02", values=dup), "r")
+        # "a" went with it: no savepoints. Caught and carried on, the group refuses to go
+        # on, and leaving it says so.
+        with pytest.raises(RuntimeError, match="end it first"):
+            store.record_submission(record("c", unit_code="U03"), "r")
+    assert store.submission_shas() == set()
+    assert count(store, "submission_values") == 0
+    assert not store._conn.in_transaction
+    store.record_submission(record("d"), "r")  # the store itself carries on
+    assert committed(store.path) == ["d"]
+
+
+def test_commit_groups_do_not_nest(store: Store) -> None:
+    with store.commit_group(2, 1.0), pytest.raises(RuntimeError), store.commit_group(2, 1.0):
+        pass
+    with store.transaction(), pytest.raises(RuntimeError), store.commit_group(2, 1.0):
+        pass
 
 
 def test_integrity_check_reports_broken_foreign_keys(store: Store) -> None:
