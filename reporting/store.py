@@ -50,7 +50,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -694,6 +694,34 @@ class Store:
                 (version, plan_id, name, snapshot, _now_text()),
             )
             return cur.rowcount == 1
+
+    def record_plan(
+        self,
+        version: str,
+        plan_id: str,
+        name: str,
+        snapshot: Callable[[], str],
+        units: Sequence[Unit],
+    ) -> bool:
+        """Record a plan version with its units in one transaction, unless both are recorded
+        already; return True if anything was written. ``snapshot`` is called only then.
+
+        A command that merely needs its plan on record (``forms``, ``inspect``, every
+        ``collect``) thus takes no write lock for a plan it has seen, and does not wait for a
+        ``collect`` that is writing (which holds the lock for dozens of files at a time,
+        :meth:`commit_group`). The version is a hash of the whole plan, units included, so a
+        recorded version with as many units recorded is the same roster."""
+        row = self._conn.execute(
+            "SELECT (SELECT 1 FROM plan_versions WHERE version = ?),"
+            " (SELECT COUNT(*) FROM units WHERE plan_version = ?)",
+            (version, version),
+        ).fetchone()
+        if row[0] is not None and row[1] == len(units):
+            return False
+        with self.transaction():
+            self.save_plan_version(version, plan_id, name, snapshot())
+            self.save_units(version, units)
+        return True
 
     def plan_snapshot(self, version: str) -> str | None:
         row = self._conn.execute(

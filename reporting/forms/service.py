@@ -30,10 +30,13 @@ def make_forms(
     result = require_plan_result(ws.plan_path)
     plan = result.plan
     with Store.open(ws.store_path) as store:
-        store.save_plan_version(
-            plan.version, plan.plan_id, plan.settings.name, snapshot.dump(result)
+        store.record_plan(
+            plan.version,
+            plan.plan_id,
+            plan.settings.name,
+            lambda: snapshot.dump(result),
+            plan.units,
         )
-        store.save_units(plan.version, plan.units)
         return generate_forms(
             ws,
             plan,

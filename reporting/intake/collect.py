@@ -537,11 +537,13 @@ def collect(
     with Store.open(ws.store_path) as store, store.lock("collect"):
         store.bulk_writes()
         if not dry_run:
-            if plan.version not in store.plan_versions():  # kept once: no need to dump it again
-                store.save_plan_version(
-                    plan.version, plan.plan_id, plan.settings.name, snapshot.dump(plan_result)
-                )
-            store.save_units(plan.version, plan.units)
+            store.record_plan(
+                plan.version,
+                plan.plan_id,
+                plan.settings.name,
+                lambda: snapshot.dump(plan_result),
+                plan.units,
+            )
         plans = _known_plans(store, plan)
         key = ws.form_key()
         with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
