@@ -61,7 +61,7 @@ from typing import Any, Literal
 from reporting.errors import ReportingError
 from reporting.findings import Finding, Severity
 from reporting.periods import Period
-from reporting.plan.model import Unit
+from reporting.plan.model import Plan, Unit
 
 if sys.platform == "win32":  # pragma: no cover - the bureau's office PCs; CI runs on Linux
     import msvcrt
@@ -695,32 +695,27 @@ class Store:
             )
             return cur.rowcount == 1
 
-    def record_plan(
-        self,
-        version: str,
-        plan_id: str,
-        name: str,
-        snapshot: Callable[[], str],
-        units: Sequence[Unit],
-    ) -> bool:
-        """Record a plan version with its units in one transaction, unless both are recorded
-        already; return True if anything was written. ``snapshot`` is called only then.
+    def record_plan(self, plan: Plan, snapshot: Callable[[], str]) -> bool:
+        """Record ``plan``'s version with its units in one transaction, unless both are
+        recorded already; return True if anything was written. ``snapshot`` (the plan's
+        opaque JSON) is called only then.
 
         A command that merely needs its plan on record (``forms``, ``inspect``, every
         ``collect``) thus takes no write lock for a plan it has seen, and does not wait for a
         ``collect`` that is writing (which holds the lock for dozens of files at a time,
         :meth:`commit_group`). The version is a hash of the whole plan, units included, so a
         recorded version with as many units recorded is the same roster."""
+        version = plan.version
         row = self._conn.execute(
             "SELECT (SELECT 1 FROM plan_versions WHERE version = ?),"
             " (SELECT COUNT(*) FROM units WHERE plan_version = ?)",
             (version, version),
         ).fetchone()
-        if row[0] is not None and row[1] == len(units):
+        if row[0] is not None and row[1] == len(plan.units):
             return False
         with self.transaction():
-            self.save_plan_version(version, plan_id, name, snapshot())
-            self.save_units(version, units)
+            self.save_plan_version(version, plan.plan_id, plan.settings.name, snapshot())
+            self.save_units(version, plan.units)
         return True
 
     def plan_snapshot(self, version: str) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from reporting.findings import Finding, Severity
-from reporting.plan.model import Unit
+from reporting.plan.model import Plan, Unit
 from reporting.store import (
     BULK_CHECKPOINT_PAGES,
     MIGRATIONS,
@@ -178,44 +178,50 @@ def test_plan_versions_and_units_are_idempotent(store: Store) -> None:
     assert count(store, "units") == 2
 
 
+@pytest.fixture(scope="module")
+def example_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    from reporting.plan.load import require_plan
+    from reporting.workspace import init_workspace
+
+    ws = init_workspace(tmp_path_factory.mktemp("plan") / "ws").workspace
+    return require_plan(ws.plan_path)
+
+
 def test_a_known_plan_is_recorded_without_writing_even_while_a_collect_writes(
-    tmp_path: Path,
+    tmp_path: Path, example_plan: Plan
 ) -> None:
     path = tmp_path / "store.sqlite"
-    units = [
-        Unit("U01", "杭州市卫生局", "市卫生局", "杭州", 120, "张三", "0571-1"),
-        Unit("U02", "省人民医院", "直属单位", "省本级", 3000, "李四", "0571-2"),
-    ]
+    plan = example_plan
     dumps: list[str] = []
 
     def snapshot() -> str:
-        dumps.append("pv1")
+        dumps.append(plan.version)
         return '{"a": 1}'
 
     with Store.open(path) as first:
-        assert first.record_plan("pv1", "camp", "八个一", snapshot, units) is True
-        assert (first.plan_snapshot("pv1"), first.units("pv1"), dumps) == (
-            '{"a": 1}',
-            units,
-            ["pv1"],
-        )
+        assert first.record_plan(plan, snapshot) is True
+        assert first.plan_snapshot(plan.version) == '{"a": 1}'
+        assert first.units(plan.version) == list(plan.units)
         # a collect holds the write lock for a group of files: a command that only needs its
         # known plan on record neither waits for it nor fails
         with Store.open(path) as collect, collect.commit_group(64, 60.0):
             collect.audit("skipped", "r", path="inbox/x.txt")
             first._conn.execute("PRAGMA busy_timeout=50")
-            assert first.record_plan("pv1", "camp", "八个一", snapshot, units) is False
-            with pytest.raises(StoreError, match="正被另一个程序写入"):  # a new plan must wait
-                first.record_plan("pv2", "camp", "八个一", snapshot, units)
-        assert dumps == ["pv1"]  # not even dumped: the lock comes first
+            assert first.record_plan(plan, snapshot) is False
+            edited = replace(plan, units=plan.units[:-1])  # plan.xlsx edited: a new version
+            with pytest.raises(StoreError, match="正被另一个程序写入"):  # that one must wait
+                first.record_plan(edited, snapshot)
+        assert dumps == [plan.version]  # not even dumped: the lock comes first
+        assert first.record_plan(edited, snapshot) is True
+        assert first.units(edited.version) == list(plan.units[:-1])
 
 
-def test_a_plan_recorded_without_its_units_gets_them(store: Store) -> None:
-    units = [Unit("U01", "杭州市卫生局", "市卫生局", "杭州", 120, "张三", "0571-1")]
-    store.save_plan_version("pv1", "camp", "八个一", "{}")  # a run stopped right after this
-    assert store.record_plan("pv1", "camp", "八个一", lambda: "{}", units) is True
-    assert store.units("pv1") == units
-    assert store.record_plan("pv1", "camp", "八个一", lambda: "{}", units) is False
+def test_a_plan_recorded_without_its_units_gets_them(store: Store, example_plan: Plan) -> None:
+    plan = example_plan
+    store.save_plan_version(plan.version, plan.plan_id, "八个一", "{}")  # a run stopped here
+    assert store.record_plan(plan, lambda: "{}") is True
+    assert store.units(plan.version) == list(plan.units)
+    assert store.record_plan(plan, lambda: "{}") is False
 
 
 # ---- recording submissions

@@ -30,13 +30,7 @@ def make_forms(
     result = require_plan_result(ws.plan_path)
     plan = result.plan
     with Store.open(ws.store_path) as store:
-        store.record_plan(
-            plan.version,
-            plan.plan_id,
-            plan.settings.name,
-            lambda: snapshot.dump(result),
-            plan.units,
-        )
+        store.record_plan(plan, lambda: snapshot.dump(result))
         return generate_forms(
             ws,
             plan,

@@ -128,13 +128,7 @@ def make_inspection_sheets(
     check_period(plan, when)
     units = select_units(plan, unit_codes)
     with Store.open(ws.store_path) as store:
-        store.record_plan(
-            plan.version,
-            plan.plan_id,
-            plan.settings.name,
-            lambda: snapshot.dump(result),
-            plan.units,
-        )
+        store.record_plan(plan, lambda: snapshot.dump(result))
         month = month_facts(ws, store, plan, when)
     key = ws.form_key()
     stamp = (now or datetime.now()).isoformat(timespec="seconds")

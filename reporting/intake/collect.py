@@ -537,13 +537,7 @@ def collect(
     with Store.open(ws.store_path) as store, store.lock("collect"):
         store.bulk_writes()
         if not dry_run:
-            store.record_plan(
-                plan.version,
-                plan.plan_id,
-                plan.settings.name,
-                lambda: snapshot.dump(plan_result),
-                plan.units,
-            )
+            store.record_plan(plan, lambda: snapshot.dump(plan_result))
         plans = _known_plans(store, plan)
         key = ws.form_key()
         with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
