@@ -247,16 +247,23 @@ def test_unknown_unit(office: Office):
     assert "unknown-unit" in {x.code for x in result.files[0].findings}
 
 
-def test_a_return_of_a_unit_off_the_roster_is_checked_again_once_the_unit_is_back(office: Office):
+@pytest.mark.parametrize("identified_by", ["metadata", "instructions"])
+def test_a_return_of_a_unit_off_the_roster_is_checked_again_once_the_unit_is_back(
+    office: Office, identified_by: str
+):
     """The clerk dropped SX18 from the plan by mistake and its return was rejected; once the
     plan lists SX18 again, the very same file is checked again and replaces the rejection,
-    instead of staying "already processed" while status chases SX18 for a return it sent."""
+    instead of staying "already processed" while status chases SX18 for a return it sent.
+    A return without its identification sheet is read against the current plan, so it too is
+    checked again (its recorded plan version is the one without SX18)."""
     from reporting.intake.collect import RECHECKED
     from reporting.plan.example import example_sheets, write_plan
     from reporting.plan.load import require_plan
     from reporting.store import Store
 
     data = office.filled("SX18")  # a complete return, on the form made from the full plan
+    if identified_by == "instructions":
+        data = edit(data, lambda wb: wb.remove(wb["_meta"]))
     office.collect(received_at=ON_TIME)  # records the plan version the form was made from
     without = example_sheets()
     without["单位"] = [r for r in without["单位"] if r[0] != "SX18"]

@@ -675,7 +675,8 @@ class _Run:
         known: SeenFiles | None = None,
         move: bool = False,
     ) -> None:
-        self.ws, self.store, self.plan, self.plans, self.key = ws, store, plan, plans, key
+        self.ws, self.store, self.plan, self.key = ws, store, plan, key
+        self.plan_lookup = IntakeContext(plan, plans)  # which plan validation reads a form by
         self.context_path = context_path
         self.known = known or SeenFiles(None)
         self.priors: dict[str, SubmissionInfo] = {}  # recorded before this run, by sha
@@ -863,13 +864,11 @@ class _Run:
         known = self.rechecks.get(prior.id)
         if known is None:
             codes = {f.code for f in self.store.findings_for(prior.id)}
-            # As validation will see it: a form without its identification is read against
-            # the current plan, any other against the plan it was made from, which must list
-            # the unit too (or the check would only reject it again).
-            if "metadata-missing" in codes:
-                made_from: Plan | None = self.plan
-            else:
-                made_from = self.plans.get(prior.plan_version or "")
+            # The plan validation will read it against must list the unit too, or the check
+            # would only reject it again.
+            made_from = self.plan_lookup.plan_for(
+                prior.plan_version, by_instructions="metadata-missing" in codes
+            )
             listed = made_from is not None and made_from.unit(code) is not None
             known = self.rechecks[prior.id] = "unknown-unit" in codes and listed
         return known

@@ -58,6 +58,13 @@ class IntakeContext:
     key: bytes | None = None
     period: Period | None = None
 
+    def plan_for(self, plan_version: str | None, *, by_instructions: bool = False) -> Plan | None:
+        """The plan a unit form is checked against: the current one for a form identified by
+        its instructions sheet (its identification is missing), else the version it was made
+        from, None when this workspace never saw that version. ``collect`` asks the same
+        question before checking a rejected return again (``_Run._recheck``)."""
+        return self.current if by_instructions else self.plans.get(plan_version or "")
+
 
 @dataclass(frozen=True)
 class Extracted:
@@ -184,7 +191,7 @@ def check_workbook(book: RawBook, ctx: IntakeContext) -> FormCheck:
             sheet=INSTRUCTIONS,
         )
         identified_by = "instructions"
-        plan = ctx.current
+        plan = ctx.current  # see IntakeContext.plan_for
         plan_version = plan.version
         period_text = info.get("报送期", "")
         kind = FORM_KIND_UNIT
@@ -196,7 +203,7 @@ def check_workbook(book: RawBook, ctx: IntakeContext) -> FormCheck:
         if kind != FORM_KIND_UNIT:
             out.add("not-a-form", f"表单类型“{kind}”不是单位报送表")
             return _failed(out, code, period_text, plan_version, identified_by, kind)
-        known = ctx.plans.get(plan_version)
+        known = ctx.plan_for(plan_version)
         if known is None:
             out.add(
                 "plan-changed",
