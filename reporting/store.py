@@ -413,8 +413,8 @@ _AUDIT_COLUMNS = "id, at, run_id, action, sha256, path, unit_code, period, detai
 class CommitGroup:
     """The open group of :meth:`Store.commit_group`."""
 
-    def __init__(self, store: Store, pieces: int, seconds: float) -> None:
-        self._store, self._pieces, self._seconds = store, pieces, seconds
+    def __init__(self, commit: Callable[[], None], pieces: int, seconds: float) -> None:
+        self._commit, self._pieces, self._seconds = commit, pieces, seconds
         self.failed = False  # a transaction rolled the group back
         self.pending = 0  # complete pieces not yet committed
         self._since = 0.0  # when the oldest of them completed
@@ -430,13 +430,11 @@ class CommitGroup:
 
     def commit(self) -> None:
         """Commit every complete piece now."""
-        store = self._store
-        if store._conn.in_transaction:
-            try:
-                store._commit()
-            except BaseException:
-                self.failed = True
-                raise
+        try:
+            self._commit()
+        except BaseException:
+            self.failed = True
+            raise
         self.pending = 0
 
 
@@ -560,6 +558,10 @@ class Store:
                 conn.execute("ROLLBACK")
             raise
 
+    def _commit_open(self) -> None:
+        if self._conn.in_transaction:
+            self._commit()
+
     @contextmanager
     def commit_group(self, pieces: int, seconds: float) -> Iterator[CommitGroup]:
         """Many small transactions committed as a few (``collect``: one per file, thousands).
@@ -580,7 +582,7 @@ class Store:
         refuses further ones, so the loss cannot go unnoticed."""
         if self._group is not None or self._depth:
             raise RuntimeError("commit_group() cannot be nested or opened inside a transaction")
-        group = self._group = CommitGroup(self, pieces, seconds)
+        group = self._group = CommitGroup(self._commit_open, pieces, seconds)
         try:
             yield group
         except BaseException:

@@ -556,9 +556,7 @@ def collect(
                     fh,
                 )
             known = SeenFiles.of(ws.root)
-            run = _Run(
-                ws, store, plan, plans, key, result, started, dry_run, context_path, known, move
-            )
+            run = _Run(ws, store, intake, key, result, started, dry_run, context_path, known, move)
             total = count_inbox(ws.inbox) if progress else 0
             if progress:
                 progress(0, total)
@@ -665,8 +663,7 @@ class _Run:
         self,
         ws: Workspace,
         store: Store,
-        plan: Plan,
-        plans: dict[str, Plan],
+        intake: IntakeContext,  # the workers' (their key aside): the plans forms are read by
         key: bytes,
         result: CollectResult,
         received_at: datetime,
@@ -675,8 +672,8 @@ class _Run:
         known: SeenFiles | None = None,
         move: bool = False,
     ) -> None:
-        self.ws, self.store, self.plan, self.key = ws, store, plan, key
-        self.plan_lookup = IntakeContext(plan, plans)  # which plan validation reads a form by
+        self.ws, self.store, self.intake, self.key = ws, store, intake, key
+        self.plan = intake.current
         self.context_path = context_path
         self.known = known or SeenFiles(None)
         self.priors: dict[str, SubmissionInfo] = {}  # recorded before this run, by sha
@@ -866,7 +863,7 @@ class _Run:
             codes = {f.code for f in self.store.findings_for(prior.id)}
             # The plan validation will read it against must list the unit too, or the check
             # would only reject it again.
-            made_from = self.plan_lookup.plan_for(
+            made_from = self.intake.plan_for(
                 prior.plan_version, by_instructions="metadata-missing" in codes
             )
             listed = made_from is not None and made_from.unit(code) is not None
