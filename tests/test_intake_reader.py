@@ -204,7 +204,7 @@ def _with_sheet(sheet: str) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("variant", ["plain", "prefixed", "commented", "spaced"])
+@pytest.mark.parametrize("variant", ["plain", "prefixed", "commented", "spaced", "cdata"])
 def test_formulas_and_errors_are_found_among_the_cells_wherever_they_stand(
     variant: str,
 ) -> None:
@@ -231,6 +231,9 @@ def test_formulas_and_errors_are_found_among_the_cells_wherever_they_stand(
             xml = xml.replace("<sheetData>", "<sheetData >").replace(
                 "</sheetData>", "</sheetData >"
             )
+        elif variant == "cdata":  # a literal end tag in a cell's text, before the formula
+            text = '<c r="C1" t="inlineStr"><is><t><![CDATA[</sheetData>]]></t></is></c>'
+            xml = xml.replace("<v>1</v></c>", "<v>1</v></c>" + text, 1)
         return _with_sheet(xml)
 
     book = read_workbook(sheet(cells)).book
@@ -238,6 +241,8 @@ def test_formulas_and_errors_are_found_among_the_cells_wherever_they_stand(
     assert book.formula_cells_without_value == (("S", "A40"),)
     assert book.error_cells == (("S", "B40", "#N/A"),)
     assert book.sheets["S"].rows[39] == [None, None, 3.0]
+    if variant == "cdata":
+        assert book.sheets["S"].rows[0] == [1.0, None, "</sheetData>"]
     # a formula in the conditional formats alone is no cell of the sheet
     quiet = read_workbook(sheet(cells.replace("<f>1+1</f>", "<v>2</v>"))).book
     assert quiet is not None and quiet.formula_cells_without_value == ()

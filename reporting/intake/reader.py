@@ -785,14 +785,17 @@ def _scan_sheet(
 
 
 def _cell_area(data: bytes) -> bytes:
-    """Where a worksheet's cells are, for the byte searches below: from ``<sheetData`` to the
-    first ``</sheetData>`` (formulas and error values are cells; the conditional formats and
-    validations after them are more than half of a form's sheet). The whole sheet when either
-    tag is not there as office suites write it (a namespace prefix, ``<sheetData/>``)."""
+    """Where a worksheet's cells are, for the byte searches below: from the first
+    ``<sheetData`` to the last ``</sheetData>`` (formulas and error values are cells; the
+    conditional formats and validations after them are more than half of a form's sheet).
+    The last end tag, not the first: a cell's CDATA text or an XML comment may hold a literal
+    ``</sheetData>``, and the cells after it must still be searched. A stray tag in a comment
+    before or after the element only makes the area larger. The whole sheet when either tag
+    is not there as office suites write it (a namespace prefix, ``<sheetData/>``)."""
     start = data.find(b"<sheetData")
     if start < 0:
         return data
-    end = data.find(b"</sheetData>", start)
+    end = data.rfind(b"</sheetData>", start)
     return data if end < 0 else data[start:end]
 
 
