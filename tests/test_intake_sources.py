@@ -76,6 +76,10 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
     (workspace / "shared" / "real.xlsx").write_bytes(linked)
     os.symlink(workspace / "shared" / "real.xlsx", inbox / "link.xlsx")
     os.symlink(inbox, inbox / "loop")  # a folder link: never followed
+    (workspace / ".form-key").write_text("0" * 64)
+    (workspace / "store.sqlite").write_bytes(b"SQLite format 3\x00")
+    os.symlink(workspace / ".form-key", inbox / "key.xlsx")  # the tool's own files: never read
+    os.symlink(workspace / "store.sqlite", inbox / "store.xlsx")
     (inbox / "returns.zip").write_bytes(
         _zip(
             {
@@ -103,6 +107,7 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
         ("Thumbs.db", "skipped"),
         ("__MACOSX/._a.xlsx", "skipped"),
         ("empty.xlsx", "candidate"),
+        ("key.xlsx", "skipped"),
         ("link.xlsx", "candidate"),
         ("loop", "skipped"),
         ("passwd", "skipped"),
@@ -113,6 +118,7 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
         ("returns.zip!evil.xlsx", "skipped"),
         ("returns.zip!子目录/c.xlsx", "candidate"),
         ("scan.pdf", "skipped"),
+        ("store.xlsx", "skipped"),
         ("x.xlsx/form.xlsx", "candidate"),
         ("~$lock.xlsx", "skipped"),
         ("县卫生局/2024-03/a.xlsx", "candidate"),
@@ -123,6 +129,8 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
     assert by["passwd"].skip_code == "symlink-outside"
     assert "工作区以外" in (by["passwd"].skip_reason or "")
     assert by["loop"].skip_code == "symlink-folder"
+    assert by["key.xlsx"].skip_code == by["store.xlsx"].skip_code == "symlink-private"
+    assert "签名密钥" in (by["key.xlsx"].skip_reason or "")
     assert by["returns.zip!evil.xlsx"].skip_code == "unsafe-path"
     assert "压缩包内路径不安全" in (by["returns.zip!evil.xlsx"].skip_reason or "")
     assert by["scan.pdf"].skip_reason is not None

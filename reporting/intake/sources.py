@@ -9,8 +9,10 @@ against:
 * files that are certainly not spreadsheets (PDF, pictures, Word/PowerPoint documents), decided
   by their bytes, not their names: an ``.xlsx`` renamed ``.pdf`` is still a candidate, and an
   HTML page named ``.xlsx`` is a candidate that the reader reports properly;
-* symbolic links: a link whose target resolves outside the workspace is never read, links to
-  folders are never followed (no loops), broken links are listed;
+* symbolic links: a link whose target resolves outside the workspace, or to the workspace's
+  own private files (the form key, the store, the caches: anything hidden or named
+  ``store.sqlite*``), is never read; links to folders are never followed (no loops), broken
+  links are listed;
 * devices, pipes and sockets are never opened (opening a FIFO would block);
 * zip archives (decided by sniffing): members are read in memory, never extracted, so member
   names such as ``../evil.xlsx``, ``/etc/x`` or ``C:\\x`` are only names; such members are
@@ -45,6 +47,7 @@ from typing import BinaryIO, Final, Literal, cast
 
 from reporting.intake.seen import Known, SeenFiles, identity
 from reporting.intake.sniff import NON_SPREADSHEET_KINDS, Kind, sniff
+from reporting.workspace import STORE_FILE
 
 #: A regular file (or zip member) above this size is not a form: skipped without reading it.
 MAX_FILE_BYTES: Final = 100 * 1024 * 1024
@@ -199,7 +202,8 @@ def iter_inbox(
     members (sorted by their path inside it) at the archive's place. A missing inbox yields
     nothing. Lazy: ``collect`` hands each file to a worker as soon as the scan reaches it.
 
-    Symlinks are followed only to regular files inside ``workspace_root``. With ``seen``, a
+    Symlinks are followed only to regular files inside ``workspace_root`` that are not its own
+    (see :func:`_private`). With ``seen``, a
     regular file that an earlier run sniffed and that is still the very same file (see
     :mod:`reporting.intake.seen`) is not opened: its kind and hash are taken from there. With
     ``reader``, a small regular file that was read whole to be sniffed is primed into it
@@ -256,6 +260,15 @@ def _name_skip(parts: tuple[str, ...]) -> tuple[str, str] | None:
     if any(p.startswith(".") for p in parts[:-1]):
         return "hidden", "位于隐藏文件夹中，已跳过"
     return None
+
+
+def _private(relative: Path) -> bool:
+    """Whether a path inside the workspace is the tool's own: the form-signing key and the caches
+    (hidden: ``.form-key``, ``.cache/``), the store and its journal files. A link in the inbox
+    to one of them would copy it into the archive, which may be shared or backed up."""
+    return relative.parts[0].startswith(STORE_FILE) or any(
+        part.startswith(".") for part in relative.parts
+    )
 
 
 def _kind_skip(kind: Kind) -> tuple[str, str] | None:
@@ -348,6 +361,13 @@ class _Scanner:
         if not target.is_relative_to(self.root):
             yield _skipped(
                 display, path, "symlink-outside", "链接指向工作区以外的位置，出于安全考虑未读取"
+            )
+        elif _private(target.relative_to(self.root)):
+            yield _skipped(
+                display,
+                path,
+                "symlink-private",
+                "链接指向工作区自己的文件（签名密钥、数据库或缓存），出于安全考虑未读取",
             )
         elif target.is_dir():
             yield _skipped(display, path, "symlink-folder", "文件夹链接不跟随，已跳过")
