@@ -5,16 +5,19 @@ The task functions are module-level so that forkserver workers can import them b
 
 from __future__ import annotations
 
+import ctypes
 import io
 import multiprocessing
 import os
 import random
+import sys
 import threading
 import time
 import zipfile
 
 import pytest
 
+from reporting.intake import sandbox
 from reporting.intake.reader import read_workbook_task
 from reporting.intake.sandbox import Outcome, run_isolated, warm_up
 
@@ -296,3 +299,103 @@ def test_corrupted_workbooks_never_raise_out_of_the_reader() -> None:
     assert [o.detail for o in outcomes if o.failure == "error"] == []
     failures = [o.result for o in outcomes if o.ok and o.result is not None and not o.result.ok]
     assert failures and all(r.message and r.code == "unreadable" for r in failures)
+
+
+class _FakeKernel32:
+    """Stands in for Windows' kernel32 in :func:`sandbox._limit_memory_windows`: records the
+    calls and reads the structures passed by reference, as the real functions would."""
+
+    PSEUDO_PROCESS = 2**64 - 1  # GetCurrentProcess() as a void pointer
+    JOB = 0x1234
+
+    def __init__(self, committed: int, *, assign: bool = True, job: int = JOB) -> None:
+        self.committed, self.assign, self.job = committed, assign, job
+        self.calls: list[tuple[object, ...]] = []
+        self.GetCurrentProcess = self._function(lambda: self.PSEUDO_PROCESS)
+        self.CreateJobObjectW = self._function(lambda attributes, name: self.job)
+        self.K32GetProcessMemoryInfo = self._function(self._memory_info)
+        self.SetInformationJobObject = self._function(self._set_information)
+        self.AssignProcessToJobObject = self._function(lambda job, process: self.assign)
+        self.CloseHandle = self._function(lambda handle: 1)
+
+    def _function(self, body):  # type: ignore[no-untyped-def]
+        fake = self
+
+        class Function:
+            restype = argtypes = None
+
+            def __call__(self, *args: object) -> object:
+                name = next(k for k, v in vars(fake).items() if v is self)
+                fake.calls.append((name, *(getattr(a, "value", a) for a in args)))
+                return body(*args)
+
+        return Function()
+
+    def _memory_info(self, process: object, counters: object, size: int) -> int:
+        structure = counters._obj  # type: ignore[attr-defined]
+        assert size == ctypes.sizeof(structure) and structure.cb == size
+        structure.PagefileUsage = self.committed
+        return 1
+
+    def _set_information(self, job: object, cls: int, info: object, size: int) -> int:
+        self.limits = info._obj  # type: ignore[attr-defined]
+        assert size == ctypes.sizeof(self.limits)
+        return 1
+
+
+def test_windows_workers_get_a_job_object_memory_limit() -> None:
+    """Windows has no RLIMIT_AS: the worker joins a job object limiting its committed memory to
+    what it has committed now plus ``memory_mb`` (JOB_OBJECT_LIMIT_PROCESS_MEMORY)."""
+    kernel32 = _FakeKernel32(committed=40 * 1024 * 1024)
+    assert sandbox._limit_memory_windows(500, kernel32) is True
+    names = [call[0] for call in kernel32.calls]
+    assert names == [
+        "GetCurrentProcess",
+        "K32GetProcessMemoryInfo",
+        "CreateJobObjectW",
+        "SetInformationJobObject",
+        "AssignProcessToJobObject",
+    ]
+    set_call = kernel32.calls[3]
+    assert set_call[1] == _FakeKernel32.JOB and set_call[2] == 9  # JobObjectExtendedLimitInfo
+    assert kernel32.calls[4][1:] == (_FakeKernel32.JOB, _FakeKernel32.PSEUDO_PROCESS)
+    limits = kernel32.limits
+    assert limits.BasicLimitInformation.LimitFlags == 0x100  # JOB_OBJECT_LIMIT_PROCESS_MEMORY
+    assert limits.ProcessMemoryLimit == (40 + 500) * 1024 * 1024
+    assert limits.JobMemoryLimit == 0
+    assert sandbox._JOB[-1] == _FakeKernel32.JOB
+
+
+def test_a_windows_worker_without_a_job_runs_without_a_limit() -> None:
+    """Windows 7 refuses a second job (Python started inside one): no limit, no exception, and
+    the job handle is closed. So is a Windows whose kernel32 lacks a function."""
+    refused = _FakeKernel32(committed=1, assign=False)
+    assert sandbox._limit_memory_windows(500, refused) is False
+    assert refused.calls[-1] == ("CloseHandle", _FakeKernel32.JOB)
+    no_job = _FakeKernel32(committed=1, job=0)
+    assert sandbox._limit_memory_windows(500, no_job) is False
+    assert [call[0] for call in no_job.calls][-1] == "CreateJobObjectW"
+    assert sandbox._limit_memory_windows(500, object()) is False
+
+
+@pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="64-bit layout")
+def test_job_object_structures_have_the_windows_x64_layout() -> None:
+    """Sizes and offsets as in the Windows SDK headers for x64: a wrong layout would set another
+    field than the memory limit, or be refused as a bad length."""
+    limits, counters = sandbox._job_structs()
+    assert ctypes.sizeof(limits) == 144
+    assert limits.BasicLimitInformation.offset == 0
+    assert limits.IoInfo.offset == 64
+    assert limits.ProcessMemoryLimit.offset == 112
+    assert ctypes.sizeof(counters) == 72
+    assert counters.PagefileUsage.offset == 56
+
+
+def test_the_worker_limit_on_windows_is_the_job_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows ``_limit_memory`` goes to the job object, never to ``resource``."""
+    used: list[int] = []
+    monkeypatch.setattr(sandbox.sys, "platform", "win32")
+    monkeypatch.setattr(sandbox, "_limit_memory_windows", lambda mb: used.append(mb) or True)
+    monkeypatch.setitem(sys.modules, "resource", None)  # importing it would fail
+    sandbox._limit_memory(123)
+    assert used == [123]

@@ -5,9 +5,10 @@ file declares a cell at ``XFD1048576``, a crafted file can loop or eat all memor
 keeps those failures away from the caller:
 
 * every task runs in a long-lived worker process (no process per file: 10,000 files go fast);
-* each worker's address space is capped with ``RLIMIT_AS`` (``memory_mb``): a Python
-  ``MemoryError`` becomes the outcome ``"memory"``; a native allocation failure usually aborts
-  the worker, which becomes ``"crashed"``;
+* each worker's address space is capped with ``RLIMIT_AS`` (``memory_mb``; on Windows its
+  committed memory, with a job object): a Python ``MemoryError`` becomes the outcome
+  ``"memory"``; a native allocation failure usually aborts the worker, which becomes
+  ``"crashed"``;
 * the parent tracks when each task began (handed to an idle worker, or the task before it in
   that worker's queue ended); a worker still busy with one task after ``timeout_s`` is killed
   (SIGKILL) and replaced, its task recorded as ``"timeout"``;
@@ -36,11 +37,13 @@ default 500 MB refuses only absurd files.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing
 import os
 import selectors
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -204,16 +207,116 @@ def _run_one(fn: Callable[[Any], Any], index: int, task: Any) -> tuple[int, str,
 
 
 def _limit_memory(memory_mb: int) -> None:
-    """Cap the worker's address space at what it already maps plus ``memory_mb``."""
+    """Cap the worker's address space at what it already maps plus ``memory_mb`` (on Windows,
+    its committed memory: see :func:`_limit_memory_windows`)."""
+    if sys.platform == "win32":
+        _limit_memory_windows(memory_mb)
+        return
     try:
         import resource
-    except ImportError:  # not POSIX: no limit
+    except ImportError:  # neither POSIX nor Windows: no limit
         return
     limit = _mapped_bytes() + memory_mb * _MB
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@functools.cache
+def _job_structs() -> tuple[Any, Any]:
+    """``JOBOBJECT_EXTENDED_LIMIT_INFORMATION`` and ``PROCESS_MEMORY_COUNTERS`` as ctypes
+    structures (built on first use: ctypes is imported only on Windows)."""
+    import ctypes
+
+    size_t, u32 = ctypes.c_size_t, ctypes.c_uint32
+
+    class BasicLimits(ctypes.Structure):
+        _fields_ = [
+            ("PerProcessUserTimeLimit", ctypes.c_int64),
+            ("PerJobUserTimeLimit", ctypes.c_int64),
+            ("LimitFlags", u32),
+            ("MinimumWorkingSetSize", size_t),
+            ("MaximumWorkingSetSize", size_t),
+            ("ActiveProcessLimit", u32),
+            ("Affinity", size_t),
+            ("PriorityClass", u32),
+            ("SchedulingClass", u32),
+        ]
+
+    class ExtendedLimits(ctypes.Structure):
+        _fields_ = [
+            ("BasicLimitInformation", BasicLimits),
+            ("IoInfo", ctypes.c_uint64 * 6),  # IO_COUNTERS
+            ("ProcessMemoryLimit", size_t),
+            ("JobMemoryLimit", size_t),
+            ("PeakProcessMemoryUsed", size_t),
+            ("PeakJobMemoryUsed", size_t),
+        ]
+
+    class MemoryCounters(ctypes.Structure):
+        _fields_ = [("cb", u32), ("PageFaultCount", u32)] + [
+            (name, size_t)
+            for name in (
+                "PeakWorkingSetSize",
+                "WorkingSetSize",
+                "QuotaPeakPagedPoolUsage",
+                "QuotaPagedPoolUsage",
+                "QuotaPeakNonPagedPoolUsage",
+                "QuotaNonPagedPoolUsage",
+                "PagefileUsage",
+                "PeakPagefileUsage",
+            )
+        ]
+
+    return ExtendedLimits, MemoryCounters
+
+
+_JOB_EXTENDED_LIMITS = 9  # JobObjectExtendedLimitInformation
+_JOB_LIMIT_PROCESS_MEMORY = 0x100
+_JOB: list[int] = []  # the worker's job handle, kept open for the worker's lifetime
+
+
+def _limit_memory_windows(memory_mb: int, kernel32: Any = None) -> bool:
+    """Windows has no ``RLIMIT_AS``: the worker puts itself into a job object whose per-process
+    limit is the memory it has committed now (the Python runtime, calamine and the plan, loaded
+    before this runs) plus ``memory_mb``. An allocation beyond it fails as under ``RLIMIT_AS``:
+    Python raises ``MemoryError``, native code aborts. Windows 7 refuses a second job for a
+    process already in one (a terminal may start Python in a job): the worker then runs without
+    a limit, as before. Returns whether the limit is in force; never raises."""
+    try:
+        import ctypes
+
+        extended_limits, memory_counters = _job_structs()
+        if kernel32 is None:
+            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        kernel32.GetCurrentProcess.restype = ctypes.c_void_p
+        kernel32.CreateJobObjectW.restype = ctypes.c_void_p
+        kernel32.CreateJobObjectW.argtypes = (ctypes.c_void_p, ctypes.c_wchar_p)
+        process = kernel32.GetCurrentProcess()
+        counters = memory_counters(cb=ctypes.sizeof(memory_counters))
+        if not kernel32.K32GetProcessMemoryInfo(
+            ctypes.c_void_p(process), ctypes.byref(counters), counters.cb
+        ):
+            return False
+        job = kernel32.CreateJobObjectW(None, None)
+        if not job:
+            return False
+        limits = extended_limits()
+        limits.BasicLimitInformation.LimitFlags = _JOB_LIMIT_PROCESS_MEMORY
+        limits.ProcessMemoryLimit = counters.PagefileUsage + memory_mb * _MB
+        if not kernel32.SetInformationJobObject(
+            ctypes.c_void_p(job),
+            _JOB_EXTENDED_LIMITS,
+            ctypes.byref(limits),
+            ctypes.sizeof(limits),
+        ) or not kernel32.AssignProcessToJobObject(ctypes.c_void_p(job), ctypes.c_void_p(process)):
+            kernel32.CloseHandle(ctypes.c_void_p(job))
+            return False
+        _JOB.append(job)
+        return True
+    except Exception:  # whatever this Windows lacks: no limit, never a worker that cannot start
+        return False
 
 
 def _mapped_bytes() -> int:
