@@ -279,11 +279,12 @@ _JOB: list[int] = []  # the worker's job handle, kept open for the worker's life
 
 def _limit_memory_windows(memory_mb: int, kernel32: Any = None) -> bool:
     """Windows has no ``RLIMIT_AS``: the worker puts itself into a job object whose per-process
-    limit is the memory it has committed now (the Python runtime, calamine and the plan, loaded
-    before this runs) plus ``memory_mb``. An allocation beyond it fails as under ``RLIMIT_AS``:
-    Python raises ``MemoryError``, native code aborts. Windows 7 refuses a second job for a
-    process already in one (a terminal may start Python in a job): the worker then runs without
-    a limit, as before. Returns whether the limit is in force; never raises."""
+    limit is the memory it has committed now (the Python runtime and the worker function's
+    module, loaded before this runs) plus ``memory_mb``. An allocation beyond it fails as
+    under ``RLIMIT_AS``: Python raises ``MemoryError``, native code aborts. Windows 7 refuses a
+    second job for a process already in one (a terminal may start Python in a job): the worker
+    then runs without a limit, as before. Returns whether the limit is in force; never
+    raises."""
     try:
         import ctypes
 
