@@ -76,6 +76,7 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
     (workspace / "shared" / "real.xlsx").write_bytes(linked)
     os.symlink(workspace / "shared" / "real.xlsx", inbox / "link.xlsx")
     os.symlink(inbox, inbox / "loop")  # a folder link: never followed
+    os.symlink(workspace, inbox / "root")  # ... the workspace itself included
     (workspace / ".form-key").write_text("0" * 64)
     (workspace / "store.sqlite").write_bytes(b"SQLite format 3\x00")
     os.symlink(workspace / ".form-key", inbox / "key.xlsx")  # the tool's own files: never read
@@ -117,6 +118,7 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
         ("returns.zip!deep/nested/d.xlsx", "candidate"),
         ("returns.zip!evil.xlsx", "skipped"),
         ("returns.zip!子目录/c.xlsx", "candidate"),
+        ("root", "skipped"),
         ("scan.pdf", "skipped"),
         ("store.xlsx", "skipped"),
         ("x.xlsx/form.xlsx", "candidate"),
@@ -128,7 +130,7 @@ def test_scan_lists_returns_and_skips_clutter(workspace: Path) -> None:
     assert by["~$lock.xlsx"].skip_reason == "Office 临时锁文件（~$ 开头），已跳过"
     assert by["passwd"].skip_code == "symlink-outside"
     assert "工作区以外" in (by["passwd"].skip_reason or "")
-    assert by["loop"].skip_code == "symlink-folder"
+    assert by["loop"].skip_code == by["root"].skip_code == "symlink-folder"
     assert by["key.xlsx"].skip_code == by["store.xlsx"].skip_code == "symlink-private"
     assert "签名密钥" in (by["key.xlsx"].skip_reason or "")
     assert by["returns.zip!evil.xlsx"].skip_code == "unsafe-path"

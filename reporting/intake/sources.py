@@ -263,9 +263,10 @@ def _name_skip(parts: tuple[str, ...]) -> tuple[str, str] | None:
 
 
 def _private(relative: Path) -> bool:
-    """Whether a path inside the workspace is the tool's own: the form-signing key and the caches
-    (hidden: ``.form-key``, ``.cache/``), the store and its journal files. A link in the inbox
-    to one of them would copy it into the archive, which may be shared or backed up."""
+    """Whether a file inside the workspace (``relative`` to it) is the tool's own: the
+    form-signing key and the caches (hidden: ``.form-key``, ``.cache/``), the store and its
+    journal files. A link in the inbox to one of them would copy it into the archive, which
+    may be shared or backed up."""
     return relative.parts[0].startswith(STORE_FILE) or any(
         part.startswith(".") for part in relative.parts
     )
@@ -362,6 +363,10 @@ class _Scanner:
             yield _skipped(
                 display, path, "symlink-outside", "链接指向工作区以外的位置，出于安全考虑未读取"
             )
+        elif target.is_dir():
+            yield _skipped(display, path, "symlink-folder", "文件夹链接不跟随，已跳过")
+        elif not target.is_file():
+            yield _skipped(display, path, "not-regular", "链接指向的不是普通文件，已跳过")
         elif _private(target.relative_to(self.root)):
             yield _skipped(
                 display,
@@ -369,10 +374,6 @@ class _Scanner:
                 "symlink-private",
                 "链接指向工作区自己的文件（签名密钥、数据库或缓存），出于安全考虑未读取",
             )
-        elif target.is_dir():
-            yield _skipped(display, path, "symlink-folder", "文件夹链接不跟随，已跳过")
-        elif not target.is_file():
-            yield _skipped(display, path, "not-regular", "链接指向的不是普通文件，已跳过")
         else:
             yield from self._file(path, target, parts, display)
 
