@@ -1071,9 +1071,10 @@ def _notice_lines(store: Store, plan: Plan, period: Period) -> list[str]:
     findings = store.findings_for_many(head[0] for head in latest.values())
     lines: list[str] = []
     for unit in plan.units:
-        if unit.code not in latest:
+        head = latest.get(unit.code)
+        if head is None:
             continue
-        sub_id, _, state, _, name = latest[unit.code]
+        sub_id, _, state, _, name = head
         if not findings[sub_id] or (state == "rejected" and unit.code in accepted_units):
             continue
         ok = state == "accepted"
