@@ -78,9 +78,12 @@ COMMIT_SECONDS = 2.0
 
 
 def default_workers() -> int:
-    """One worker more than the cores: a worker waiting for the disk (writing and syncing an
-    original into the archive) leaves its core to another. On 2 cores, 3 workers collected
-    9,500 returns 6-15% quicker than 2 (docs/performance.md)."""
+    """One worker more than the cores. Chosen when workers still fsynced their archive copies
+    (a worker waiting for the disk left its core to another; 3 workers were then 6-15% quicker
+    than 2 on 2 cores). The parent's SyncQueue does the fsync now, and six alternating pairs of
+    9,479 returns put 2 and 3 workers within noise of each other (docs/performance.md, twelfth
+    session): the extra worker is kept, as it costs nothing measurable and a worker can still
+    block writing its archive copy (unmeasured: no slow disk here)."""
     return (os.cpu_count() or 1) + 1
 
 
