@@ -38,7 +38,7 @@ def _bench(script: str, *args: str) -> tuple[dict, str]:
 
 
 def test_bench_run_smoke():
-    figures, printed = _bench("run.py", "--units", "20", "--json")
+    figures, printed = _bench("run.py", "--units", "20", "--json", "--pairs", "1")
     assert set(figures) == KEYS
     assert figures["units"] == 20
     assert all(isinstance(v, int | float) and v >= 0 for v in figures.values())
@@ -46,6 +46,9 @@ def test_bench_run_smoke():
     # the host's speed next to the run: before, and as collect and calamine met it
     (speed,) = [line for line in printed.splitlines() if "本机速度" in line]
     assert "开始前单核" in speed and "calamine 之后单核" in speed
+    # --pairs: one more collect/calamine pair, on a copy of the workspace before the first collect
+    (again,) = [line for line in printed.splitlines() if "再测 1 对" in line]
+    assert "collect/calamine 中位数" in again
 
 
 def test_bench_inspection_smoke():
