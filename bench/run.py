@@ -249,6 +249,9 @@ def paired(before: Path, late: Path, root: Path, files: list[Path]) -> tuple[flo
     """One more (collect, calamine) pair, close together in time: calamine reads ``files``,
     then both collects run on a fresh copy of ``before``. Their seconds."""
     shutil.copytree(before, root)
+    # On disk before the pair starts: collect's syncfs would otherwise flush the copy too.
+    if hasattr(os, "sync"):
+        os.sync()
     # The copies' change times are now; the first collect remembers only files older than 2 s
     # (seen.py), as the main run's filled returns are.
     time.sleep(2.1)
