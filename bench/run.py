@@ -29,6 +29,7 @@ import os
 import random
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -269,12 +270,6 @@ def paired(before: Path, late: Path, root: Path, files: list[Path]) -> tuple[flo
     return round(figures["a_s"] + figures["b_s"], 2), round(read, 2)
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def rejected(store: Path) -> int:
     """How many returns the collect runs sent back."""
     with closing(sqlite3.connect(store)) as conn:
@@ -331,7 +326,7 @@ def main() -> None:
         each = "，".join(f"{c} / {r} = {c / max(r, 0.01):.2f}" for c, r in f["pairs"])
         print(
             f"  再测 {len(ratios)} 对（calamine 读取后紧接两次回收）：{each}；"
-            f"collect/calamine 中位数 {median(ratios):.2f}"
+            f"collect/calamine 中位数 {statistics.median(ratios):.2f}"
         )
     for key in ("status", "collate", "inspect", "rank", "report"):
         print(f"  {key:<8} {f[key + '_s']:>8.2f} 秒（CPU {f[key + '_cpu_s']:.2f} 秒）")
