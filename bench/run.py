@@ -180,24 +180,10 @@ def run(units: int, sample: int | None, keep: Path | None, pairs: int = 0) -> di
         )
         files = on_time + late
         figures["returns"] = len(files)
-        # a first collect takes the on-time returns, a second after the deadline the rest;
-        # collect exits 1 when it sent returns back, as it does here for the planted errors
         shutil.move(str(ws.inbox / "逾期"), str(tmp / "逾期"))
         if pairs:
             snapshot(ws.root, tmp / "before")
-        stage(
-            figures,
-            "collect_1_s",
-            ["collect", *w, "--received-at", ON_TIME.isoformat()],
-            (0, 1),
-        )
-        shutil.copytree(tmp / "逾期", ws.inbox / "逾期")  # kept for --pairs
-        stage(
-            figures,
-            "collect_2_s",
-            ["collect", *w, "--received-at", LATE.isoformat()],
-            (0, 1),
-        )
+        both_collects(figures, ws.root, tmp / "逾期", "collect_1_s", "collect_2_s")
         figures["collect_s"] = round(figures["collect_1_s"] + figures["collect_2_s"], 2)
         figures["collect_cpu_s"] = round(
             figures.pop("collect_1_cpu_s") + figures.pop("collect_2_cpu_s"), 2
@@ -258,16 +244,29 @@ def paired(before: Path, late: Path, root: Path, files: list[Path]) -> tuple[flo
     time.sleep(2.1)
     read = calamine_read(files)
     figures: dict[str, Any] = {}
-    w = ["-w", str(root)]
-    stage(figures, "a_s", ["collect", *w, "--received-at", ON_TIME.isoformat()], (0, 1))
-    shutil.copytree(late, root / "inbox" / "逾期")
-    stage(figures, "b_s", ["collect", *w, "--received-at", LATE.isoformat()], (0, 1))
-    with closing(sqlite3.connect(root / "store.sqlite")) as conn:
-        (recorded,) = conn.execute("SELECT count(*) FROM submissions").fetchone()
+    both_collects(figures, root, late, "a_s", "b_s")
+    count = recorded(root / "store.sqlite")
     shutil.rmtree(root, ignore_errors=True)
-    if recorded != len(files):  # the copy was not the workspace the main run collected
-        raise SystemExit(f"再测的一对只记录了 {recorded} 份报送，应为 {len(files)} 份")
+    if count != len(files):  # the copy was not the workspace the main run collected
+        raise SystemExit(f"再测的一对只记录了 {count} 份报送，应为 {len(files)} 份")
     return round(figures["a_s"] + figures["b_s"], 2), round(read, 2)
+
+
+def both_collects(figures: dict[str, Any], root: Path, late: Path, first: str, then: str) -> None:
+    """A first collect takes the on-time returns; ``late`` is then copied into the inbox (kept
+    for :func:`paired`) and a second collect after the deadline takes them. Their seconds in
+    ``figures[first]`` and ``figures[then]``. collect exits 1 when it sent returns back, as it
+    does here for the planted errors."""
+    w = ["-w", str(root)]
+    stage(figures, first, ["collect", *w, "--received-at", ON_TIME.isoformat()], (0, 1))
+    shutil.copytree(late, root / "inbox" / "逾期")
+    stage(figures, then, ["collect", *w, "--received-at", LATE.isoformat()], (0, 1))
+
+
+def recorded(store: Path) -> int:
+    """How many returns the collect runs recorded."""
+    with closing(sqlite3.connect(store)) as conn:
+        return conn.execute("SELECT count(*) FROM submissions").fetchone()[0]
 
 
 def rejected(store: Path) -> int:
